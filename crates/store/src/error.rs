@@ -1,0 +1,33 @@
+//! The crate's single error type.
+//!
+//! The gateway maps these onto JSON-RPC errors, so the variants are the
+//! distinctions it needs to make (client-visible "mailbox full" versus an
+//! internal storage failure), not a mirror of every internal failure mode.
+
+/// Everything that can go wrong in the store.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The topic already holds `max_messages_per_topic` live messages; the
+    /// gateway answers `MailboxLimitExceeded`.
+    #[error("mailbox full: the topic holds the maximum number of live messages")]
+    MailboxFull,
+    /// The embedded database failed (I/O, or sled's own corruption checks).
+    #[error("storage error: {0}")]
+    Storage(#[from] sled::Error),
+    /// A record could not be decoded; the string says which one.
+    #[error("corrupt record: {0}")]
+    Corrupt(String),
+    /// The store has been closed (or its commit task is gone).
+    #[error("store is closed")]
+    Closed,
+    /// `SledStore::open` was called outside a tokio runtime, so the
+    /// group-commit task could not be spawned.
+    #[error("SledStore::open must be called inside a tokio runtime")]
+    NoRuntime,
+    /// A configuration value is unusable.
+    #[error("invalid store configuration: {0}")]
+    InvalidConfig(String),
+}
+
+/// Shorthand used throughout the crate.
+pub type Result<T, E = Error> = std::result::Result<T, E>;

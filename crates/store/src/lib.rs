@@ -1,0 +1,107 @@
+//! Durable mailbox storage for Relaybox.
+//!
+//! A WalletConnect relay must hold every published message for its topic
+//! until the TTL runs out, even when nobody is subscribed yet, and must never
+//! lose a message after it has told the publisher "stored". This crate owns
+//! that promise. It defines the [`MailboxStore`] trait the gateway is written
+//! against and [`SledStore`], the embedded backend built on `sled`.
+//!
+//! The model, in short:
+//! - every message gets a `seq` from one store-wide, strictly increasing
+//!   sequence, and becomes visible per topic in `seq` order;
+//! - messages are deduplicated per topic by `sha256(message)`;
+//! - each `(client, topic)` pair has a delivery *cursor* plus individual acks
+//!   above it, so "what is still pending for this client" is a range scan;
+//! - writes are made visible immediately but durable only through
+//!   [`MailboxStore::sync`], which batches many callers into one flush
+//!   (group commit) so durability does not cost one fsync per publish.
+
+mod error;
+mod sled_store;
+mod types;
+
+pub use error::{Error, Result};
+pub use sled_store::{
+    CommitStats, SledConfig, SledStore, DEFAULT_CACHE_CAPACITY_BYTES,
+    DEFAULT_MAX_MESSAGES_PER_TOPIC, MAILBOX_TREE,
+};
+pub use types::{Appended, NewMessage, PendingPage, StoreStats, StoredMessage, TopicKey};
+
+/// The storage contract the gateway relies on.
+///
+/// It is a trait (rather than the gateway using [`SledStore`] directly) so a
+/// clustered backend can be slotted in later without touching the gateway,
+/// and so gateway tests can swap in fakes.
+///
+/// `client` arguments are client ids (the `did:key` from the connection's
+/// JWT). `now_ms` arguments are wall-clock milliseconds supplied by the
+/// caller, which keeps expiry deterministic under test.
+#[async_trait::async_trait]
+pub trait MailboxStore: Send + Sync + 'static {
+    /// Appends and makes the message visible (ordered) but not necessarily
+    /// durable: call [`sync`](Self::sync) before acknowledging the publish.
+    ///
+    /// A copy of a message that is still live in the topic is not stored
+    /// again; the existing record comes back with `duplicate = true`.
+    /// Fails with [`Error::MailboxFull`] when the topic already holds the
+    /// configured maximum of live messages.
+    async fn append(&self, msg: NewMessage) -> Result<Appended>;
+
+    /// Returns once everything appended/subscribed before this call is
+    /// durable (group commit: many concurrent callers share one flush).
+    async fn sync(&self) -> Result<()>;
+
+    /// Subscribes `client` to `topic`; returns whether it was newly added.
+    /// Subscriptions persist until [`unsubscribe`](Self::unsubscribe).
+    async fn subscribe(&self, client: &str, topic: TopicKey) -> Result<bool>;
+
+    /// Removes the subscription and also drops the `(client, topic)`
+    /// delivery state; returns whether the subscription existed.
+    async fn unsubscribe(&self, client: &str, topic: TopicKey) -> Result<bool>;
+
+    /// Every topic `client` is subscribed to, in topic-byte order.
+    async fn subscriptions(&self, client: &str) -> Result<Vec<TopicKey>>;
+
+    /// How many topics `client` is subscribed to (for per-client limits).
+    async fn subscription_count(&self, client: &str) -> Result<usize>;
+
+    /// Pending messages with seq > max(after, cursor), oldest first, at most
+    /// `limit`. Does not change state.
+    ///
+    /// The page is a consistent snapshot: it covers exactly the messages up
+    /// to [`PendingPage::last_seq`], so a later fan-out whose `prev_seq`
+    /// equals that value proves nothing was missed in between.
+    async fn pending(
+        &self,
+        client: &str,
+        topic: TopicKey,
+        after: u64,
+        limit: usize,
+        now_ms: u64,
+    ) -> Result<PendingPage>;
+
+    /// Marks `seqs` as delivered to `client` and advances its cursor.
+    /// Unknown or already-passed seqs are ignored. Not durable by itself: a
+    /// lost ack only causes a redelivery, which clients tolerate.
+    async fn ack(&self, client: &str, topic: TopicKey, seqs: &[u64], now_ms: u64) -> Result<()>;
+
+    /// Like `pending` from the cursor, and marks what it returns as acked
+    /// (fetch consumes), so repeated fetches end.
+    async fn fetch(
+        &self,
+        client: &str,
+        topic: TopicKey,
+        limit: usize,
+        now_ms: u64,
+    ) -> Result<PendingPage>;
+
+    /// Deletes up to `max` expired messages (and their dedup/expiry index
+    /// entries); returns how many.
+    async fn sweep_expired(&self, now_ms: u64, max: usize) -> Result<usize>;
+
+    /// Best-effort counters for metrics; never touches disk.
+    fn stats(&self) -> StoreStats;
+
+    /// Flush everything (shutdown). Later calls fail with [`Error::Closed`].
+    async fn close(&self) -> Result<()>;
+}
