@@ -15,11 +15,19 @@
 //! - writes are made visible immediately but durable only through
 //!   [`MailboxStore::sync`], which batches many callers into one flush
 //!   (group commit) so durability does not cost one fsync per publish.
+//!
+//! The [`attest`] module stores the async-attestation relay's requests in
+//! their own trees of the same database, behind the [`AttestationStore`] trait.
 
+pub mod attest;
 mod error;
 mod sled_store;
 mod types;
 
+pub use attest::{
+    Answer, AttestError, AttestStats, AttestationRecord, AttestationStore, Created, ListCursor,
+    ListPage, ListQuery, NewAttestation, SledAttestationStore, Status,
+};
 pub use error::{Error, Result};
 pub use sled_store::{
     CommitStats, SledConfig, SledStore, DEFAULT_CACHE_CAPACITY_BYTES,

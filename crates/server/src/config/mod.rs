@@ -1,0 +1,405 @@
+//! Relay configuration: one [`Config`] loaded from the file, then `RELAYBOX_*`
+//! environment variables, then command-line flags, and validated before any
+//! port is bound so that a bad value stops start-up with a clear message.
+
+mod env;
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+/// Every tunable of the relay. Field names are the keys of `config/relaybox.toml`.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    pub server: ServerConfig,
+    pub auth: AuthConfig,
+    pub limits: LimitsConfig,
+    pub rate_limit: RateLimitConfig,
+    pub websocket: WebSocketConfig,
+    pub store: StoreConfig,
+    pub log: LogConfig,
+    pub attest: AttestConfig,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServerConfig {
+    pub listen: String,
+    pub admin_listen: String,
+    pub public_urls: Vec<String>,
+    pub data_dir: PathBuf,
+    pub handshake_timeout_ms: u64,
+    pub max_header_bytes: usize,
+    pub shutdown_grace_ms: u64,
+    pub test_echo_endpoint: bool,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct AuthConfig {
+    pub audiences: Vec<String>,
+    pub accept_listen_audiences: bool,
+    pub leeway_secs: u64,
+    pub max_token_bytes: usize,
+    pub max_token_age_secs: u64,
+    pub project_ids: Vec<String>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct LimitsConfig {
+    pub ttl_min_secs: u32,
+    pub ttl_max_secs: u32,
+    pub max_message_bytes: usize,
+    pub max_frame_bytes: usize,
+    pub max_batch: usize,
+    pub max_subscriptions_per_client: usize,
+    pub max_messages_per_topic: usize,
+    pub send_queue: usize,
+    pub max_in_flight: usize,
+    pub fetch_page: usize,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct RateLimitConfig {
+    pub requests_per_sec: u32,
+    pub burst: u32,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct WebSocketConfig {
+    pub ping_interval_ms: u64,
+    pub idle_timeout_ms: u64,
+    pub read_buffer_bytes: usize,
+    pub write_buffer_bytes: usize,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct StoreConfig {
+    pub cache_capacity_mb: u64,
+    pub sweep_interval_ms: u64,
+    pub sweep_batch: usize,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct LogConfig {
+    pub format: LogFormat,
+    pub level: String,
+}
+
+/// The async-attestation relay's HTTP endpoints (seed 000); see `crate::attest`.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct AttestConfig {
+    pub enabled: bool,
+    pub prefix: String,
+    pub default_expiry_ms: u64,
+    pub max_expiry_ms: u64,
+    pub max_body_bytes: usize,
+    pub max_app_identity_chars: usize,
+    pub max_credential_bytes: usize,
+    pub max_error_bytes: usize,
+    pub requests_per_sec: u32,
+    pub burst: u32,
+    pub api_keys: Vec<String>,
+    pub require_wallet_jwt: bool,
+    pub sweep_interval_ms: u64,
+    pub sweep_batch: usize,
+}
+
+#[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            listen: "127.0.0.1:8080".into(),
+            admin_listen: String::new(),
+            public_urls: Vec::new(),
+            data_dir: PathBuf::from("./data"),
+            handshake_timeout_ms: 10_000,
+            max_header_bytes: 16 * 1024,
+            shutdown_grace_ms: 10_000,
+            test_echo_endpoint: false,
+        }
+    }
+}
+
+impl Default for AuthConfig {
+    fn default() -> Self {
+        AuthConfig {
+            audiences: Vec::new(),
+            accept_listen_audiences: true,
+            leeway_secs: 120,
+            max_token_bytes: 4096,
+            max_token_age_secs: 7 * 86_400,
+            project_ids: Vec::new(),
+        }
+    }
+}
+
+impl Default for LimitsConfig {
+    fn default() -> Self {
+        LimitsConfig {
+            ttl_min_secs: 10,
+            ttl_max_secs: 2_592_000,
+            max_message_bytes: 128 * 1024,
+            max_frame_bytes: 1024 * 1024,
+            max_batch: 500,
+            max_subscriptions_per_client: 10_000,
+            max_messages_per_topic: 10_000,
+            send_queue: 1024,
+            max_in_flight: 4096,
+            fetch_page: 500,
+        }
+    }
+}
+
+impl Default for RateLimitConfig {
+    fn default() -> Self {
+        RateLimitConfig {
+            requests_per_sec: 2000,
+            burst: 4000,
+        }
+    }
+}
+
+impl Default for WebSocketConfig {
+    fn default() -> Self {
+        WebSocketConfig {
+            ping_interval_ms: 20_000,
+            idle_timeout_ms: 60_000,
+            read_buffer_bytes: 4096,
+            write_buffer_bytes: 16 * 1024,
+        }
+    }
+}
+
+impl Default for StoreConfig {
+    fn default() -> Self {
+        StoreConfig {
+            cache_capacity_mb: 64,
+            sweep_interval_ms: 1000,
+            sweep_batch: 10_000,
+        }
+    }
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        LogConfig {
+            format: LogFormat::Text,
+            level: "info".into(),
+        }
+    }
+}
+
+impl Default for AttestConfig {
+    fn default() -> Self {
+        AttestConfig {
+            enabled: true,
+            prefix: "/api/mwen/relay".into(),
+            default_expiry_ms: 24 * 3_600_000,
+            max_expiry_ms: 7 * 24 * 3_600_000,
+            max_body_bytes: 64 * 1024,
+            max_app_identity_chars: 512,
+            max_credential_bytes: 48 * 1024,
+            max_error_bytes: 1024,
+            requests_per_sec: 10,
+            burst: 100,
+            api_keys: Vec::new(),
+            require_wallet_jwt: false,
+            sweep_interval_ms: 10_000,
+            sweep_batch: 1000,
+        }
+    }
+}
+
+/// Values given on the command line; they win over the file and the environment.
+#[derive(Clone, Debug, Default)]
+pub struct Overrides {
+    pub listen: Option<String>,
+    pub data_dir: Option<PathBuf>,
+    pub public_urls: Vec<String>,
+}
+
+/// A configuration problem, reported before anything starts.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("config file {path}: {message}")]
+    Parse { path: PathBuf, message: String },
+    #[error("environment variable {var}: {message}")]
+    Env { var: String, message: String },
+    #[error("invalid configuration: {0}")]
+    Invalid(String),
+}
+
+impl Config {
+    /// File (if given), then `RELAYBOX_*` environment, then flags. Does not validate.
+    pub fn load(file: Option<&Path>, overrides: &Overrides) -> Result<Config, ConfigError> {
+        let vars: Vec<(String, String)> = std::env::vars().collect();
+        Self::load_from(file, &vars, overrides)
+    }
+
+    /// [`Config::load`] with the environment passed in, so tests need not mutate process state.
+    pub fn load_from(
+        file: Option<&Path>,
+        vars: &[(String, String)],
+        overrides: &Overrides,
+    ) -> Result<Config, ConfigError> {
+        let mut tree = toml::Value::try_from(Config::default())
+            .map_err(|e| ConfigError::Invalid(format!("defaults do not serialize: {e}")))?;
+        if let Some(path) = file {
+            let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+                path: path.to_owned(),
+                source,
+            })?;
+            let parsed: toml::Value = toml::from_str(&text).map_err(|e| ConfigError::Parse {
+                path: path.to_owned(),
+                message: e.to_string(),
+            })?;
+            // Deserializing the file alone first gives precise unknown-key errors.
+            Config::deserialize(parsed.clone()).map_err(|e| ConfigError::Parse {
+                path: path.to_owned(),
+                message: e.to_string(),
+            })?;
+            env::merge(&mut tree, parsed);
+        }
+        env::apply_env(&mut tree, vars)?;
+        let mut config = Config::deserialize(tree).map_err(|e| ConfigError::Env {
+            var: "RELAYBOX_*".into(),
+            message: e.to_string(),
+        })?;
+        if let Some(listen) = &overrides.listen {
+            config.server.listen = listen.clone();
+        }
+        if let Some(dir) = &overrides.data_dir {
+            config.server.data_dir = dir.clone();
+        }
+        if !overrides.public_urls.is_empty() {
+            config.server.public_urls = overrides.public_urls.clone();
+        }
+        Ok(config)
+    }
+
+    /// Checks every value that could make the relay misbehave later rather than fail now.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let bad = |m: String| Err(ConfigError::Invalid(m));
+        if self.listen_addr().is_err() {
+            return bad(format!(
+                "server.listen = {:?} is not a socket address such as 127.0.0.1:8080",
+                self.server.listen
+            ));
+        }
+        if !self.server.admin_listen.is_empty()
+            && self.server.admin_listen.parse::<SocketAddr>().is_err()
+        {
+            return bad(format!(
+                "server.admin_listen = {:?} is not a socket address (leave empty to serve admin routes on the main port)",
+                self.server.admin_listen
+            ));
+        }
+        for url in &self.server.public_urls {
+            if crate::ws::audience::parse_origin(url).is_none() {
+                return bad(format!(
+                    "server.public_urls entry {url:?} must be a ws://, wss://, http:// or https:// URL with a host"
+                ));
+            }
+        }
+        if self.server.data_dir.as_os_str().is_empty() {
+            return bad("server.data_dir must not be empty".into());
+        }
+        if self.server.handshake_timeout_ms == 0 {
+            return bad("server.handshake_timeout_ms must be > 0".into());
+        }
+        if self.server.max_header_bytes < 8192 {
+            return bad("server.max_header_bytes must be at least 8192".into());
+        }
+        let l = &self.limits;
+        if l.ttl_min_secs == 0 || l.ttl_min_secs > 30 {
+            return bad(
+                "limits.ttl_min_secs must be between 1 and 30 (clients publish pings with ttl 30)"
+                    .into(),
+            );
+        }
+        if l.ttl_max_secs < l.ttl_min_secs {
+            return bad("limits.ttl_max_secs must be >= limits.ttl_min_secs".into());
+        }
+        if l.max_message_bytes == 0 || l.max_frame_bytes < l.max_message_bytes + 1024 {
+            return bad("limits.max_frame_bytes must exceed limits.max_message_bytes by at least 1024 (JSON envelope)".into());
+        }
+        if l.max_batch == 0 || l.max_batch > 10_000 {
+            return bad("limits.max_batch must be between 1 and 10000".into());
+        }
+        for (name, v) in [
+            (
+                "max_subscriptions_per_client",
+                l.max_subscriptions_per_client,
+            ),
+            ("max_messages_per_topic", l.max_messages_per_topic),
+            ("send_queue", l.send_queue),
+            ("max_in_flight", l.max_in_flight),
+            ("fetch_page", l.fetch_page),
+        ] {
+            if v == 0 {
+                return bad(format!("limits.{name} must be > 0"));
+            }
+        }
+        if self.rate_limit.requests_per_sec > 0 && self.rate_limit.burst == 0 {
+            return bad(
+                "rate_limit.burst must be > 0 when rate_limit.requests_per_sec is set".into(),
+            );
+        }
+        let w = &self.websocket;
+        if w.ping_interval_ms == 0 || w.idle_timeout_ms <= w.ping_interval_ms {
+            return bad(
+                "websocket.idle_timeout_ms must be greater than websocket.ping_interval_ms (> 0)"
+                    .into(),
+            );
+        }
+        if w.ping_interval_ms > 25_000 {
+            return bad("websocket.ping_interval_ms must be <= 25000: Node clients drop a socket after 35 s of silence".into());
+        }
+        if w.read_buffer_bytes < 256 {
+            return bad("websocket.read_buffer_bytes must be at least 256".into());
+        }
+        if self.store.sweep_interval_ms == 0 || self.store.sweep_batch == 0 {
+            return bad("store.sweep_interval_ms and store.sweep_batch must be > 0".into());
+        }
+        crate::attest::validate_config(&self.attest).map_err(ConfigError::Invalid)?;
+        if tracing_subscriber::EnvFilter::try_new(&self.log.level).is_err() {
+            return bad(format!(
+                "log.level = {:?} is not a valid filter",
+                self.log.level
+            ));
+        }
+        Ok(())
+    }
+
+    pub fn listen_addr(&self) -> Result<SocketAddr, std::net::AddrParseError> {
+        self.server.listen.parse()
+    }
+
+    pub fn handshake_timeout(&self) -> Duration {
+        Duration::from_millis(self.server.handshake_timeout_ms)
+    }
+}
+
+#[cfg(test)]
+mod tests;

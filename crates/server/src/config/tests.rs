@@ -1,0 +1,94 @@
+use super::*;
+
+fn vars(list: &[(&str, &str)]) -> Vec<(String, String)> {
+    list.iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+#[test]
+fn defaults_validate() {
+    Config::default().validate().unwrap();
+}
+
+#[test]
+fn shipped_config_file_is_the_defaults() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../config/relaybox.toml");
+    let cfg = Config::load_from(Some(&path), &[], &Overrides::default()).unwrap();
+    assert_eq!(
+        cfg,
+        Config::default(),
+        "config/relaybox.toml drifted from the defaults"
+    );
+}
+
+#[test]
+fn env_overrides_file_and_flags_override_env() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("c.toml");
+    std::fs::write(
+        &path,
+        "[server]\nlisten = \"127.0.0.1:1\"\n[limits]\nmax_batch = 7\n",
+    )
+    .unwrap();
+    let env = vars(&[
+        ("RELAYBOX_LIMITS_MAX_BATCH", "9"),
+        (
+            "RELAYBOX_SERVER_PUBLIC_URLS",
+            "wss://a.example, https://b.example",
+        ),
+        ("RELAYBOX_WEBSOCKET_PING_INTERVAL_MS", "1000"),
+        ("PATH", "/bin"),
+    ]);
+    let flags = Overrides {
+        listen: Some("127.0.0.1:2".into()),
+        ..Default::default()
+    };
+    let cfg = Config::load_from(Some(&path), &env, &flags).unwrap();
+    assert_eq!(cfg.limits.max_batch, 9);
+    assert_eq!(cfg.server.listen, "127.0.0.1:2");
+    assert_eq!(
+        cfg.server.public_urls,
+        vec!["wss://a.example", "https://b.example"]
+    );
+    assert_eq!(cfg.websocket.ping_interval_ms, 1000);
+}
+
+#[test]
+fn bad_env_values_are_errors() {
+    let none = Overrides::default();
+    let err = Config::load_from(None, &vars(&[("RELAYBOX_LIMITS_MAX_BATCH", "x")]), &none);
+    assert!(matches!(err, Err(ConfigError::Env { .. })));
+    let err = Config::load_from(None, &vars(&[("RELAYBOX_NO_SUCH_KEY", "1")]), &none);
+    assert!(matches!(err, Err(ConfigError::Env { .. })));
+}
+
+#[test]
+fn unknown_file_keys_are_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("c.toml");
+    std::fs::write(&path, "[server]\nlisten_addr = \"x\"\n").unwrap();
+    let err = Config::load_from(Some(&path), &[], &Overrides::default());
+    assert!(matches!(err, Err(ConfigError::Parse { .. })), "{err:?}");
+}
+
+#[test]
+fn validate_rejects_bad_values() {
+    let cases: [fn(&mut Config); 10] = [
+        (|c: &mut Config| c.server.listen = "nope".into()),
+        (|c: &mut Config| c.server.public_urls = vec!["ftp://x".into()]),
+        (|c: &mut Config| c.limits.ttl_min_secs = 60),
+        (|c: &mut Config| c.limits.ttl_max_secs = 5),
+        (|c: &mut Config| c.limits.max_batch = 0),
+        (|c: &mut Config| c.limits.max_frame_bytes = 10),
+        (|c: &mut Config| c.websocket.ping_interval_ms = 30_000),
+        (|c: &mut Config| c.websocket.idle_timeout_ms = 1),
+        (|c: &mut Config| c.log.level = "info,[".into()),
+        (|c: &mut Config| c.limits.send_queue = 0),
+    ];
+    for (i, mutate) in cases.iter().enumerate() {
+        let mut cfg = Config::default();
+        mutate(&mut cfg);
+        assert!(cfg.validate().is_err(), "case {i} should fail validation");
+    }
+}

@@ -1,0 +1,259 @@
+//! Per-connection delivery: which topics this socket follows, what it has
+//! pushed, replay of pending messages from the store, and acknowledgements.
+//!
+//! The store is the source of truth. Live notifications from the hub are only
+//! trusted when they continue exactly where this connection left off
+//! (`prev_seq <= last_seq`); any gap, and every (re)subscribe, replays from the
+//! store. Replays run one page per loop turn so that a large mailbox never
+//! sits whole in memory and incoming frames keep being served.
+
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::sync::Arc;
+
+use relaybox_proto::{subscription_frame, subscription_id, SubscriptionData, Topic};
+use relaybox_store::{StoredMessage, TopicKey};
+
+use crate::hub::{Delivery, Subscriber};
+use crate::session::Session;
+
+/// What a connection knows about one topic it follows.
+#[derive(Debug)]
+pub struct TopicState {
+    /// Newest sequence of the topic this connection has processed (pushed,
+    /// or skipped as own, acked or expired). Live messages at or below it are
+    /// already covered.
+    pub last_seq: u64,
+    /// A replay is pending or running; live notifications wait for it,
+    /// since the replay will read them from the store.
+    pub replaying: bool,
+    /// The topic is in the replay queue.
+    pub queued: bool,
+    /// `sha256(topic + client_id)`, computed once.
+    pub subscription_id: Arc<str>,
+}
+
+/// The delivery bookkeeping of one connection.
+#[derive(Debug, Default)]
+pub struct DeliveryState {
+    pub topics: HashMap<TopicKey, TopicState>,
+    pub replay_queue: VecDeque<TopicKey>,
+    /// Push rpc id -> (topic, seq), oldest first so the oldest is dropped when
+    /// the map is full (that message simply stays pending in the store).
+    pub in_flight: BTreeMap<u64, (TopicKey, u64)>,
+    /// Acks received in this loop turn, applied to the store in one go.
+    pub acks: Vec<(TopicKey, u64)>,
+}
+
+pub fn topic_of(key: &TopicKey) -> Topic {
+    Topic::from_bytes(key.0)
+}
+
+pub fn key_of(topic: &Topic) -> TopicKey {
+    TopicKey(*topic.as_bytes())
+}
+
+impl Session {
+    /// Starts following `topic` on this socket (idempotent). Live messages
+    /// are held back until the next replay, which the caller queues once it
+    /// has answered the request (result first, then the pushes).
+    pub fn track(&mut self, key: TopicKey) {
+        let client = self.client_id.clone();
+        let state = self.delivery.topics.entry(key).or_insert_with(|| {
+            self.relay.hub.register(
+                key,
+                Subscriber {
+                    conn_id: self.conn_id,
+                    tx: self.tx.clone(),
+                    kick: self.kick.clone(),
+                },
+            );
+            TopicState {
+                last_seq: 0,
+                replaying: false,
+                queued: false,
+                subscription_id: subscription_id(&topic_of(&key), &client).into(),
+            }
+        });
+        state.replaying = true;
+    }
+
+    /// Queues a replay of what is pending for `key` since this socket's position.
+    pub fn queue_replay(&mut self, key: TopicKey) {
+        if let Some(state) = self.delivery.topics.get_mut(&key) {
+            state.replaying = true;
+            if !state.queued {
+                state.queued = true;
+                self.delivery.replay_queue.push_back(key);
+            }
+        }
+    }
+
+    /// After a (re)subscribe: push everything the client has not acknowledged,
+    /// including what this socket already pushed. A push can be lost without
+    /// the socket failing (the JS client drops frames that arrive in the same
+    /// read as the 101 response, before its listener exists), and clients
+    /// resubscribe after every reconnect, so this is where such a push is
+    /// retried. Clients drop the duplicates this can cause.
+    pub fn replay_from_acked(&mut self, keys: Vec<TopicKey>) {
+        for key in keys {
+            if let Some(state) = self.delivery.topics.get_mut(&key) {
+                state.last_seq = 0;
+            }
+            self.queue_replay(key);
+        }
+    }
+
+    /// Stops following `topic` on this socket.
+    pub fn unfollow(&mut self, key: &TopicKey) {
+        if self.delivery.topics.remove(key).is_some() {
+            self.relay.hub.unregister(key, self.conn_id);
+            self.delivery.replay_queue.retain(|k| k != key);
+        }
+    }
+
+    /// Unregisters every topic from the hub; called once when the socket ends.
+    pub fn unfollow_all(&mut self) {
+        for key in self.delivery.topics.keys() {
+            self.relay.hub.unregister(key, self.conn_id);
+        }
+        self.delivery.topics.clear();
+    }
+
+    /// Handles one live notification from the hub.
+    pub fn on_delivery(&mut self, d: Delivery) {
+        let key = d.message.topic;
+        let push = self.should_push(&d.message);
+        let Some(state) = self.delivery.topics.get_mut(&key) else {
+            return;
+        };
+        let seq = d.message.seq;
+        if state.replaying || seq <= state.last_seq {
+            return;
+        }
+        if d.prev_seq > state.last_seq {
+            // Something between what we sent and this message was not
+            // announced to us: the store knows, so replay from it.
+            self.queue_replay(key);
+            return;
+        }
+        state.last_seq = seq;
+        if push {
+            let sub_id = state.subscription_id.clone();
+            self.push(&sub_id, &d.message);
+            crate::metrics::delivered("live", 1);
+        }
+    }
+
+    fn should_push(&self, m: &StoredMessage) -> bool {
+        *m.publisher != *self.client_id && m.expires_at_ms > crate::now_ms()
+    }
+
+    /// Serializes one `irn_subscription` push into the outbox and tracks it for its ack.
+    fn push(&mut self, sub_id: &str, m: &StoredMessage) {
+        let id = self.relay.ids.next();
+        let data = SubscriptionData {
+            topic: topic_of(&m.topic),
+            message: m.message.to_string(),
+            published_at: m.published_at_ms,
+            tag: m.tag,
+            attestation: m.attestation.as_ref().map(|a| a.to_string()),
+        };
+        self.outbox.push(subscription_frame(id, sub_id, &data));
+        let inflight = &mut self.delivery.in_flight;
+        inflight.insert(id, (m.topic, m.seq));
+        while inflight.len() > self.relay.config.limits.max_in_flight {
+            inflight.pop_first();
+        }
+    }
+
+    /// Runs one page of the oldest queued replay. Returns false when none is queued.
+    pub async fn replay_step(&mut self) -> bool {
+        let Some(key) = self.delivery.replay_queue.pop_front() else {
+            return false;
+        };
+        let Some(state) = self.delivery.topics.get_mut(&key) else {
+            return true;
+        };
+        state.queued = false;
+        let after = state.last_seq;
+        let page_size = self.relay.config.limits.fetch_page;
+        let page = match self
+            .relay
+            .store
+            .pending(&self.client_id, key, after, page_size, crate::now_ms())
+            .await
+        {
+            Ok(page) => page,
+            Err(e) => {
+                // Leave the topic replaying; the next subscribe or reconnect retries.
+                tracing::error!(error = %e, "reading pending messages failed");
+                return true;
+            }
+        };
+        let Some(state) = self.delivery.topics.get_mut(&key) else {
+            return true;
+        };
+        let sub_id = state.subscription_id.clone();
+        let mut last = after;
+        for m in &page.messages {
+            last = last.max(m.seq);
+        }
+        if page.has_more {
+            state.last_seq = last;
+            state.queued = true;
+            self.delivery.replay_queue.push_back(key);
+        } else {
+            state.last_seq = last.max(page.last_seq);
+            state.replaying = false;
+        }
+        let mut pushed = 0;
+        for m in &page.messages {
+            if m.seq > after && self.should_push(m) {
+                self.push(&sub_id, m);
+                pushed += 1;
+            }
+        }
+        crate::metrics::delivered("replay", pushed);
+        true
+    }
+
+    /// Records the client's `result` for a push.
+    pub fn on_push_result(&mut self, id: u64, ok: bool) {
+        if let Some((topic, seq)) = self.delivery.in_flight.remove(&id) {
+            if ok {
+                self.delivery.acks.push((topic, seq));
+            }
+        }
+    }
+
+    /// Applies the acks gathered this turn, one store call per topic.
+    pub async fn flush_acks(&mut self) {
+        if self.delivery.acks.is_empty() {
+            return;
+        }
+        let mut acks = std::mem::take(&mut self.delivery.acks);
+        acks.sort_unstable();
+        let now = crate::now_ms();
+        let mut i = 0;
+        while i < acks.len() {
+            let topic = acks[i].0;
+            let mut seqs = Vec::new();
+            while i < acks.len() && acks[i].0 == topic {
+                seqs.push(acks[i].1);
+                i += 1;
+            }
+            crate::metrics::acked(seqs.len() as u64);
+            if let Err(e) = self
+                .relay
+                .store
+                .ack(&self.client_id, topic, &seqs, now)
+                .await
+            {
+                // A lost ack only means a redelivery, which clients tolerate.
+                tracing::warn!(error = %e, "recording acks failed");
+            }
+        }
+        acks.clear();
+        self.delivery.acks = acks;
+    }
+}

@@ -1,0 +1,84 @@
+//! HTTP routes on the relay's port: health, readiness, Prometheus metrics,
+//! the attestation endpoints under `attest.prefix` (see `crate::attest`),
+//! and the WebSocket upgrade on any other path. Every error is a JSON body.
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use http_body_util::Full;
+use hyper::body::{Bytes, Incoming};
+use hyper::header::CONTENT_TYPE;
+use hyper::{Method, Request, Response, StatusCode};
+
+use crate::relay::Relay;
+use crate::ws;
+
+/// A JSON response with the given status.
+pub fn json_response(status: StatusCode, body: serde_json::Value) -> Response<Full<Bytes>> {
+    Response::builder()
+        .status(status)
+        .header(CONTENT_TYPE, "application/json")
+        .body(Full::new(Bytes::from(body.to_string())))
+        .expect("static response parts are valid")
+}
+
+/// Serves one request. `admin_only` listeners answer only the operational routes.
+pub async fn handle(
+    req: Request<Incoming>,
+    relay: Arc<Relay>,
+    admin_only: bool,
+    peer: SocketAddr,
+) -> Result<Response<Full<Bytes>>, Infallible> {
+    if !admin_only && crate::attest::routes(&relay, req.uri().path()) {
+        return Ok(crate::attest::handle(req, relay, peer).await);
+    }
+    let path = req.uri().path();
+    let get = req.method() == Method::GET;
+    Ok(match path {
+        "/health" if get => json_response(StatusCode::OK, serde_json::json!({ "status": "ok" })),
+        "/ready" if get => {
+            if relay.readiness.get() {
+                json_response(StatusCode::OK, serde_json::json!({ "ready": true }))
+            } else {
+                json_response(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    serde_json::json!({ "ready": false }),
+                )
+            }
+        }
+        "/metrics" if get => Response::builder()
+            .status(StatusCode::OK)
+            .header(CONTENT_TYPE, "text/plain; version=0.0.4")
+            .body(Full::new(Bytes::from(relay.metrics.render())))
+            .expect("static response parts are valid"),
+        "/health" | "/ready" | "/metrics" => method_not_allowed(),
+        _ if admin_only => not_found(),
+        "/echo"
+            if relay.config.server.test_echo_endpoint
+                && ws::handshake::is_upgrade(req.headers()) =>
+        {
+            ws::echo::handle(req, relay)
+        }
+        _ if ws::handshake::is_upgrade(req.headers()) => ws::upgrade::handle(req, relay),
+        _ if get => json_response(
+            StatusCode::UPGRADE_REQUIRED,
+            serde_json::json!({ "error": "this endpoint speaks WebSocket: send an Upgrade request with a JWT" }),
+        ),
+        _ => not_found(),
+    })
+}
+
+fn not_found() -> Response<Full<Bytes>> {
+    json_response(
+        StatusCode::NOT_FOUND,
+        serde_json::json!({ "error": "not found" }),
+    )
+}
+
+fn method_not_allowed() -> Response<Full<Bytes>> {
+    json_response(
+        StatusCode::METHOD_NOT_ALLOWED,
+        serde_json::json!({ "error": "method not allowed" }),
+    )
+}

@@ -1,0 +1,147 @@
+//! `relaybox`: the relay server and its small key and token tools.
+//!
+//! `relaybox serve` prints exactly one line to stdout once it accepts clients,
+//! `RELAYBOX_LISTEN=<addr>`, so scripts and tests that bind port 0 learn the
+//! port; logs go to stderr.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use relaybox::cli::{self, TokenArgs};
+use relaybox::config::{Config, Overrides};
+
+#[derive(Parser)]
+#[command(
+    name = "relaybox",
+    version,
+    about = "Self-hosted WalletConnect v2 relay"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the relay.
+    Serve {
+        /// TOML config file (see config/relaybox.toml); RELAYBOX_CONFIG also works.
+        #[arg(long, env = "RELAYBOX_CONFIG")]
+        config: Option<PathBuf>,
+        /// Address to listen on, e.g. 127.0.0.1:8080 (port 0 picks a free one).
+        #[arg(long)]
+        listen: Option<String>,
+        /// Directory of the sled database.
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
+        /// Public URL clients use (repeatable); its ws/wss/http/https forms are accepted as JWT aud.
+        #[arg(long = "public-url")]
+        public_urls: Vec<String>,
+    },
+    /// Print a new Ed25519 seed (hex) and its did:key as JSON.
+    Keygen,
+    /// Sign a client-auth JWT, or verify one with --verify.
+    Token {
+        /// 32-byte seed as hex (signing).
+        #[arg(long, conflicts_with = "verify")]
+        seed: Option<String>,
+        /// A JWT to verify instead of signing.
+        #[arg(long)]
+        verify: Option<String>,
+        /// Audience: the relay URL.
+        #[arg(long)]
+        aud: String,
+        /// Subject (default: 32 random bytes as hex).
+        #[arg(long)]
+        sub: Option<String>,
+        /// Issued-at, Unix seconds (default: now).
+        #[arg(long)]
+        iat: Option<i64>,
+        /// Lifetime in seconds.
+        #[arg(long, default_value_t = 86_400)]
+        ttl: i64,
+        /// Clock for --verify, Unix seconds (default: now).
+        #[arg(long)]
+        now: Option<u64>,
+        /// Clock leeway for --verify, seconds.
+        #[arg(long, default_value_t = 120)]
+        leeway: u64,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Serve {
+            config,
+            listen,
+            data_dir,
+            public_urls,
+        } => {
+            let overrides = Overrides {
+                listen,
+                data_dir,
+                public_urls,
+            };
+            match serve(config, overrides) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("relaybox: {e:#}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+        Command::Keygen => {
+            println!("{}", cli::keygen());
+            ExitCode::SUCCESS
+        }
+        Command::Token {
+            seed,
+            verify,
+            aud,
+            sub,
+            iat,
+            ttl,
+            now,
+            leeway,
+        } => {
+            let args = TokenArgs {
+                seed,
+                verify,
+                aud,
+                sub,
+                iat,
+                ttl,
+                now,
+                leeway,
+            };
+            match cli::token(&args) {
+                Ok(out) => {
+                    println!("{out}");
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("relaybox: {e:#}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+    }
+}
+
+fn serve(file: Option<PathBuf>, overrides: Overrides) -> anyhow::Result<()> {
+    let config = Config::load(file.as_deref(), &overrides)?;
+    config.validate()?;
+    relaybox::telemetry::init(&config.log);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async move {
+        let server = relaybox::start(config).await?;
+        println!("RELAYBOX_LISTEN={}", server.local_addr);
+        relaybox::shutdown::signal().await;
+        tracing::info!("shutdown requested");
+        server.shutdown().await
+    })
+}

@@ -1,0 +1,85 @@
+//! Metric names and the Prometheus recorder. Labels stay low-cardinality:
+//! method names, error codes and outcomes, never topics or client ids.
+
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use metrics::{counter, gauge, histogram};
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+
+static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+
+/// Installs the process-wide recorder once (several in-process servers in tests share it).
+pub fn install() -> PrometheusHandle {
+    HANDLE
+        .get_or_init(|| {
+            let recorder = PrometheusBuilder::new()
+                .set_buckets_for_metric(
+                    Matcher::Suffix("_seconds".into()),
+                    &[
+                        0.000_05, 0.000_1, 0.000_25, 0.000_5, 0.001, 0.002_5, 0.005, 0.01, 0.025,
+                        0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
+                    ],
+                )
+                .expect("static bucket list is not empty")
+                .build_recorder();
+            let handle = recorder.handle();
+            // Another recorder may already be installed (embedding); then ours just renders nothing.
+            let _ = metrics::set_global_recorder(recorder);
+            handle
+        })
+        .clone()
+}
+
+pub fn connection_opened() {
+    gauge!("relaybox_connections").increment(1.0);
+    counter!("relaybox_connections_total", "result" => "accepted").increment(1);
+}
+
+pub fn connection_closed() {
+    gauge!("relaybox_connections").decrement(1.0);
+}
+
+pub fn connection_rejected(reason: &'static str) {
+    counter!("relaybox_connections_total", "result" => reason).increment(1);
+}
+
+pub fn published(duplicate: bool) {
+    let outcome = if duplicate { "duplicate" } else { "stored" };
+    counter!("relaybox_publishes_total", "outcome" => outcome).increment(1);
+}
+
+pub fn delivered(kind: &'static str, n: u64) {
+    counter!("relaybox_deliveries_total", "kind" => kind).increment(n);
+}
+
+pub fn acked(n: u64) {
+    counter!("relaybox_acks_total").increment(n);
+}
+
+pub fn rpc(method: &'static str, elapsed: Duration) {
+    histogram!("relaybox_rpc_duration_seconds", "method" => method).record(elapsed.as_secs_f64());
+}
+
+pub fn rpc_error(code: i32) {
+    counter!("relaybox_rpc_errors_total", "code" => code.to_string()).increment(1);
+}
+
+pub fn store_sync(elapsed: Duration) {
+    histogram!("relaybox_store_sync_seconds").record(elapsed.as_secs_f64());
+}
+
+pub fn slow_consumer() {
+    counter!("relaybox_slow_consumer_disconnects_total").increment(1);
+}
+
+pub fn expired(n: u64) {
+    counter!("relaybox_expired_messages_total").increment(n);
+}
+
+pub fn store_stats(messages: u64, topics: u64, subscriptions: u64, hub_topics: usize) {
+    gauge!("relaybox_mailbox_messages").set(messages as f64);
+    gauge!("relaybox_mailbox_topics").set(topics as f64);
+    gauge!("relaybox_subscriptions").set(subscriptions as f64);
+    gauge!("relaybox_hub_topics").set(hub_topics as f64);
+}

@@ -1,0 +1,83 @@
+//! The state every connection shares: configuration, the store and hub behind
+//! their traits, the auth policy and the id generator. Built once at start-up.
+
+use std::collections::HashSet;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use metrics_exporter_prometheus::PrometheusHandle;
+use relaybox_auth::jwt::VerifyOptions;
+use relaybox_proto::{IdGenerator, Limits};
+use relaybox_store::{AttestationStore, MailboxStore};
+
+use crate::config::Config;
+use crate::hub::FanOut;
+use crate::ratelimit::RateLimiter;
+use crate::shutdown::{Readiness, Shutdown};
+
+/// Shared, immutable-after-start relay state.
+pub struct Relay {
+    pub config: Config,
+    pub store: Arc<dyn MailboxStore>,
+    pub hub: Arc<dyn FanOut>,
+    pub verify: VerifyOptions,
+    pub limits: Limits,
+    pub ids: IdGenerator,
+    pub rate_limiter: Arc<RateLimiter>,
+    pub readiness: Readiness,
+    pub shutdown: Shutdown,
+    pub metrics: PrometheusHandle,
+    pub local_addr: SocketAddr,
+    pub attest: crate::attest::Attest,
+    next_conn_id: AtomicU64,
+}
+
+impl Relay {
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        config: Config,
+        store: Arc<dyn MailboxStore>,
+        hub: Arc<dyn FanOut>,
+        audiences: HashSet<String>,
+        metrics: PrometheusHandle,
+        local_addr: SocketAddr,
+        shutdown: Shutdown,
+        attest: Arc<dyn AttestationStore>,
+    ) -> Self {
+        let verify = VerifyOptions {
+            leeway_secs: config.auth.leeway_secs,
+            max_token_len: config.auth.max_token_bytes,
+            max_age_secs: config.auth.max_token_age_secs,
+            audiences: Some(audiences),
+        };
+        let limits = Limits {
+            ttl_min: config.limits.ttl_min_secs,
+            ttl_max: config.limits.ttl_max_secs,
+            max_batch: config.limits.max_batch,
+            max_message_len: config.limits.max_message_bytes,
+        };
+        let rate_limiter =
+            RateLimiter::new(config.rate_limit.requests_per_sec, config.rate_limit.burst);
+        let attest = crate::attest::Attest::new(attest, &config.attest);
+        Relay {
+            config,
+            store,
+            hub,
+            verify,
+            limits,
+            ids: IdGenerator::new(),
+            rate_limiter,
+            readiness: Readiness::default(),
+            shutdown,
+            metrics,
+            local_addr,
+            attest,
+            next_conn_id: AtomicU64::new(1),
+        }
+    }
+
+    pub fn next_conn_id(&self) -> u64 {
+        self.next_conn_id.fetch_add(1, Ordering::Relaxed)
+    }
+}

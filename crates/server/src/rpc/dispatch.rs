@@ -1,0 +1,164 @@
+//! Routes each request to its handler and sends the reply: at once for reads,
+//! after group commit for anything that must survive a crash.
+
+use std::time::Instant;
+
+use relaybox_proto::{
+    error_frame, parse_incoming, result_frame, ErrorData, ErrorKind, Incoming, Params, Request,
+};
+
+use crate::delivery::key_of;
+use crate::session::Session;
+
+/// How a handler wants its result sent.
+pub enum Reply {
+    /// Send this result frame now.
+    Now(String),
+    /// Send this result frame once the store is durable. Topics the request
+    /// subscribed to are replayed after it (see `Session::subscribed`).
+    AfterSync(String),
+}
+
+impl Session {
+    /// Handles one text frame from the client.
+    pub async fn handle_text(&mut self, text: &str) {
+        match parse_incoming(text, &self.relay.limits) {
+            Err(rejected) => {
+                crate::metrics::rpc_error(rejected.error.code);
+                self.outbox
+                    .push(error_frame(rejected.id.as_ref(), &rejected.error));
+            }
+            Ok(Incoming::Response(response)) => {
+                self.on_push_result(response.id.value(), response.result.is_ok());
+            }
+            Ok(Incoming::Request(request)) => self.handle_request(request).await,
+        }
+    }
+
+    /// Handles a binary frame: the protocol is JSON text only.
+    pub fn handle_binary(&mut self) {
+        let err = ErrorKind::Serialization.to_error_data(Some("binary frames are not supported"));
+        crate::metrics::rpc_error(err.code);
+        self.outbox.push(error_frame(None, &err));
+    }
+
+    pub async fn handle_request(&mut self, request: Request) {
+        let started = Instant::now();
+        let method = request.params.method();
+        let id = request.id;
+        let outcome = if self.limit.allow() {
+            self.dispatch(&id, request.params).await
+        } else {
+            Err(ErrorKind::TooManyRequests.to_error_data(None))
+        };
+        // Every topic this request subscribed to is replayed once the reply
+        // is out, whatever the outcome: a tracked topic holds live messages
+        // back until its replay has run.
+        let subscribed = std::mem::take(&mut self.subscribed);
+        match outcome {
+            Ok(Reply::AfterSync(frame)) => self.reply_after_sync(id, frame, subscribed),
+            Ok(Reply::Now(frame)) => {
+                self.outbox.push(frame);
+                self.replay_from_acked(subscribed);
+            }
+            Err(err) => {
+                crate::metrics::rpc_error(err.code);
+                self.outbox.push(error_frame(Some(&id), &err));
+                self.replay_from_acked(subscribed);
+            }
+        }
+        crate::metrics::rpc(method.as_str(), started.elapsed());
+    }
+
+    async fn dispatch(
+        &mut self,
+        id: &relaybox_proto::RequestId,
+        params: Params,
+    ) -> Result<Reply, ErrorData> {
+        let ok = |value: &serde_json::Value| result_frame(id, value);
+        let yes = serde_json::Value::Bool(true);
+        match params {
+            Params::Publish(p) => {
+                self.publish(p).await?;
+                Ok(Reply::AfterSync(ok(&yes)))
+            }
+            Params::BatchPublish(b) => {
+                for p in b.messages {
+                    self.publish(p).await?;
+                }
+                Ok(Reply::AfterSync(ok(&yes)))
+            }
+            Params::Subscribe(s) | Params::SubscribeBlocking(s) => {
+                let sub_id = self.subscribe(&s.topic).await?;
+                Ok(Reply::AfterSync(ok(&serde_json::Value::String(sub_id))))
+            }
+            Params::BatchSubscribe(b) => {
+                let ids = self.batch_subscribe(&b.topics).await?;
+                Ok(Reply::AfterSync(ok(&serde_json::json!(ids))))
+            }
+            Params::BatchSubscribeBlocking(b) => {
+                let ids = self.batch_subscribe(&b.topics).await?;
+                let items: Vec<_> = ids
+                    .into_iter()
+                    .map(|id| serde_json::json!({ "id": id }))
+                    .collect();
+                Ok(Reply::AfterSync(ok(&serde_json::Value::Array(items))))
+            }
+            Params::Unsubscribe(u) => {
+                self.unsubscribe(&u.topic).await?;
+                Ok(Reply::AfterSync(ok(&yes)))
+            }
+            Params::BatchUnsubscribe(b) => {
+                for u in &b.subscriptions {
+                    self.unsubscribe(&u.topic).await?;
+                }
+                Ok(Reply::AfterSync(ok(&yes)))
+            }
+            Params::FetchMessages(f) => {
+                let result = self.fetch(std::slice::from_ref(&f.topic)).await?;
+                Ok(Reply::Now(result_frame(id, &result)))
+            }
+            Params::BatchFetchMessages(b) => {
+                let result = self.fetch(&b.topics).await?;
+                Ok(Reply::Now(result_frame(id, &result)))
+            }
+            Params::BatchReceive(r) => {
+                for receipt in &r.receipts {
+                    self.delivery
+                        .acks
+                        .push((key_of(&receipt.topic), receipt.message_id));
+                }
+                Ok(Reply::Now(ok(&yes)))
+            }
+            Params::CreateTopic(t) => {
+                self.subscribe(&t.topic).await?;
+                Ok(Reply::AfterSync(ok(&yes)))
+            }
+            Params::ProposeSession(p) => {
+                self.propose_session(p).await?;
+                Ok(Reply::AfterSync(ok(&yes)))
+            }
+            Params::ApproveSession(a) => {
+                self.approve_session(a).await?;
+                Ok(Reply::AfterSync(ok(&yes)))
+            }
+            Params::Subscription(_) => Err(ErrorKind::InvalidMethod
+                .to_error_data(Some("irn_subscription is sent by the relay, not to it"))),
+            Params::WatchRegister(_) | Params::WatchUnregister(_) => Err(ErrorKind::InvalidMethod
+                .to_error_data(Some(
+                    "webhooks (irn_watchRegister) are not supported by this relay yet",
+                ))),
+        }
+    }
+}
+
+/// Maps a store failure to its protocol error; internal details stay in the log.
+pub fn storage_error(e: relaybox_store::Error) -> ErrorData {
+    match e {
+        relaybox_store::Error::MailboxFull => ErrorKind::MailboxLimitExceeded.to_error_data(None),
+        other => {
+            tracing::error!(error = %other, "store operation failed");
+            ErrorKind::StorageError.to_error_data(None)
+        }
+    }
+}

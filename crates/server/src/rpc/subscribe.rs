@@ -1,0 +1,95 @@
+//! Subscriptions (owned by the client_id, persisted in the store) and fetch.
+
+use relaybox_proto::{
+    subscription_id, ErrorData, ErrorKind, FetchMessagesResult, SubscriptionData, Topic,
+};
+
+use super::dispatch::storage_error;
+use crate::delivery::{key_of, topic_of};
+use crate::session::Session;
+
+impl Session {
+    /// Subscribes the client to `topic` and starts following it on this socket.
+    pub(crate) async fn subscribe(&mut self, topic: &Topic) -> Result<String, ErrorData> {
+        let key = key_of(topic);
+        if !self.delivery.topics.contains_key(&key)
+            && self.delivery.topics.len() >= self.relay.config.limits.max_subscriptions_per_client
+        {
+            return Err(ErrorKind::SubscriberLimitExceeded.to_error_data(None));
+        }
+        self.relay
+            .store
+            .subscribe(&self.client_id, key)
+            .await
+            .map_err(storage_error)?;
+        self.track(key);
+        self.subscribed.push(key);
+        Ok(subscription_id(topic, &self.client_id))
+    }
+
+    pub(crate) async fn batch_subscribe(
+        &mut self,
+        topics: &[Topic],
+    ) -> Result<Vec<String>, ErrorData> {
+        let new = topics
+            .iter()
+            .filter(|t| !self.delivery.topics.contains_key(&key_of(t)))
+            .count();
+        if self.delivery.topics.len() + new > self.relay.config.limits.max_subscriptions_per_client
+        {
+            return Err(ErrorKind::SubscriberLimitExceeded.to_error_data(None));
+        }
+        let mut ids = Vec::with_capacity(topics.len());
+        for topic in topics {
+            ids.push(self.subscribe(topic).await?);
+        }
+        Ok(ids)
+    }
+
+    pub(crate) async fn unsubscribe(&mut self, topic: &Topic) -> Result<(), ErrorData> {
+        let key = key_of(topic);
+        self.unfollow(&key);
+        self.relay
+            .store
+            .unsubscribe(&self.client_id, key)
+            .await
+            .map_err(storage_error)?;
+        Ok(())
+    }
+
+    /// Returns up to one page of what the client has neither acknowledged nor
+    /// published, across `topics`, and counts it as acknowledged: clients
+    /// repeat a fetch while `hasMore` is true, so a fetch must consume.
+    pub(crate) async fn fetch(
+        &mut self,
+        topics: &[Topic],
+    ) -> Result<FetchMessagesResult, ErrorData> {
+        let page = self.relay.config.limits.fetch_page;
+        let now = crate::now_ms();
+        let mut messages = Vec::new();
+        let mut has_more = false;
+        for topic in topics {
+            let room = page - messages.len();
+            if room == 0 {
+                has_more = true;
+                break;
+            }
+            let got = self
+                .relay
+                .store
+                .fetch(&self.client_id, key_of(topic), room, now)
+                .await
+                .map_err(storage_error)?;
+            has_more |= got.has_more;
+            messages.extend(got.messages.iter().map(|m| SubscriptionData {
+                topic: topic_of(&m.topic),
+                message: m.message.to_string(),
+                published_at: m.published_at_ms,
+                tag: m.tag,
+                attestation: m.attestation.as_ref().map(|a| a.to_string()),
+            }));
+        }
+        crate::metrics::delivered("fetch", messages.len() as u64);
+        Ok(FetchMessagesResult { messages, has_more })
+    }
+}

@@ -1,0 +1,159 @@
+//! Start-up and the accept loops: validate, open the store, bind, serve HTTP/1
+//! with upgrades on every accepted socket, and shut down in order.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use relaybox_store::{SledAttestationStore, SledConfig, SledStore};
+use tokio::net::TcpListener;
+
+use crate::config::Config;
+use crate::hub::LocalHub;
+use crate::relay::Relay;
+use crate::shutdown::Shutdown;
+
+/// A started relay. Dropping it does not stop it; call [`RunningServer::shutdown`].
+pub struct RunningServer {
+    pub local_addr: SocketAddr,
+    pub admin_addr: Option<SocketAddr>,
+    relay: Arc<Relay>,
+}
+
+/// Validates `config`, opens the store, binds and starts serving.
+pub async fn start(config: Config) -> anyhow::Result<RunningServer> {
+    config.validate()?;
+    let data_dir = &config.server.data_dir;
+    std::fs::create_dir_all(data_dir)
+        .with_context(|| format!("creating data dir {}", data_dir.display()))?;
+    let store = SledStore::open(SledConfig {
+        path: data_dir.join("relay.sled"),
+        cache_capacity_bytes: config.store.cache_capacity_mb * 1024 * 1024,
+        max_messages_per_topic: config.limits.max_messages_per_topic,
+        flush_every_ms: None,
+    })
+    .with_context(|| format!("opening store in {}", data_dir.display()))?;
+    let attest = SledAttestationStore::open(&store).context("opening the attestation store")?;
+
+    let listener = TcpListener::bind(config.listen_addr()?)
+        .await
+        .with_context(|| format!("binding {}", config.server.listen))?;
+    let local_addr = listener.local_addr()?;
+    let admin = if config.server.admin_listen.is_empty() {
+        None
+    } else {
+        let l = TcpListener::bind(&config.server.admin_listen)
+            .await
+            .with_context(|| format!("binding admin listener {}", config.server.admin_listen))?;
+        Some(l)
+    };
+    let admin_addr = admin.as_ref().map(|l| l.local_addr()).transpose()?;
+
+    let audiences = crate::ws::audience::accepted_audiences(&config, local_addr);
+    tracing::debug!(?audiences, "accepted JWT audiences");
+    let relay = Arc::new(Relay::new(
+        config,
+        store,
+        Arc::new(LocalHub::new()),
+        audiences,
+        crate::metrics::install(),
+        local_addr,
+        Shutdown::new(),
+        attest,
+    ));
+    let tracker = &relay.shutdown.tracker;
+    tracker.spawn(crate::sweeper::run(relay.clone()));
+    tracker.spawn(crate::attest::sweeper::run(relay.clone()));
+    tracker.spawn(accept_loop(listener, relay.clone(), false));
+    if let Some(admin) = admin {
+        tracker.spawn(accept_loop(admin, relay.clone(), true));
+    }
+    relay.readiness.set(true);
+    tracing::info!(%local_addr, ?admin_addr, "relay listening");
+    Ok(RunningServer {
+        local_addr,
+        admin_addr,
+        relay,
+    })
+}
+
+impl RunningServer {
+    pub fn relay(&self) -> &Arc<Relay> {
+        &self.relay
+    }
+
+    /// Readiness off, stop accepting, close sockets with 1001, wait up to the
+    /// grace period for tasks, then flush the store.
+    pub async fn shutdown(self) -> anyhow::Result<()> {
+        let relay = self.relay;
+        relay.readiness.set(false);
+        relay.shutdown.token.cancel();
+        relay.shutdown.tracker.close();
+        let grace = Duration::from_millis(relay.config.server.shutdown_grace_ms);
+        if tokio::time::timeout(grace, relay.shutdown.tracker.wait())
+            .await
+            .is_err()
+        {
+            tracing::warn!(
+                remaining = relay.shutdown.tracker.len(),
+                "grace period over; abandoning remaining tasks"
+            );
+        }
+        relay.store.close().await.context("flushing the store")?;
+        tracing::info!("relay stopped");
+        Ok(())
+    }
+}
+
+async fn accept_loop(listener: TcpListener, relay: Arc<Relay>, admin_only: bool) {
+    let token = relay.shutdown.token.clone();
+    loop {
+        let (stream, peer) = tokio::select! {
+            _ = token.cancelled() => return,
+            accepted = listener.accept() => match accepted {
+                Ok(pair) => pair,
+                Err(e) => {
+                    // Out of descriptors and the like: back off instead of spinning.
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+        };
+        let _ = stream.set_nodelay(true);
+        let relay = relay.clone();
+        let token = token.clone();
+        let tracker = relay.shutdown.tracker.clone();
+        tracker.spawn(async move {
+            let cfg = &relay.config.server;
+            let mut builder = http1::Builder::new();
+            builder
+                .timer(TokioTimer::new())
+                .header_read_timeout(Duration::from_millis(cfg.handshake_timeout_ms))
+                .max_buf_size(cfg.max_header_bytes);
+            let service_relay = relay.clone();
+            let service = service_fn(move |req| {
+                crate::http::handle(req, service_relay.clone(), admin_only, peer)
+            });
+            let conn = builder
+                .serve_connection(TokioIo::new(stream), service)
+                .with_upgrades();
+            tokio::pin!(conn);
+            tokio::select! {
+                result = conn.as_mut() => {
+                    if let Err(e) = result {
+                        tracing::debug!(%peer, error = %e, "http connection ended with an error");
+                    }
+                }
+                _ = token.cancelled() => {
+                    conn.as_mut().graceful_shutdown();
+                    let _ = tokio::time::timeout(Duration::from_secs(1), conn).await;
+                }
+            }
+        });
+    }
+}

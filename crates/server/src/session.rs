@@ -1,0 +1,112 @@
+//! One authenticated client connection's state, independent of the socket:
+//! dispatch and delivery write frames into `outbox`, and the connection loop
+//! (ws/connection.rs) writes the outbox to the socket once per wake-up.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Instant;
+
+use futures_util::stream::FuturesUnordered;
+use relaybox_proto::{error_frame, ErrorKind, RequestId};
+use relaybox_store::TopicKey;
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+use crate::delivery::DeliveryState;
+use crate::hub::Delivery;
+use crate::ratelimit::ClientLimit;
+use crate::relay::Relay;
+
+/// A reply whose frame may only be sent once the store has made the request durable.
+pub struct SyncDone {
+    pub id: RequestId,
+    pub frame: String,
+    pub replay: Vec<TopicKey>,
+    pub result: relaybox_store::Result<()>,
+}
+
+pub type SyncFuture = Pin<Box<dyn Future<Output = SyncDone> + Send>>;
+
+pub struct Session {
+    pub relay: Arc<Relay>,
+    pub client_id: Arc<str>,
+    pub conn_id: u64,
+    /// Frames waiting to be written, in order.
+    pub outbox: Vec<String>,
+    pub delivery: DeliveryState,
+    /// Replies waiting for group commit.
+    pub after_sync: FuturesUnordered<SyncFuture>,
+    /// Sender half handed to the hub for this connection.
+    pub tx: mpsc::Sender<Delivery>,
+    /// Cancelled by the hub when `tx` overflows.
+    pub kick: CancellationToken,
+    pub limit: ClientLimit,
+    /// Topics the request being handled subscribed to; replayed after its reply.
+    pub subscribed: Vec<TopicKey>,
+}
+
+impl Session {
+    pub fn new(
+        relay: Arc<Relay>,
+        client_id: Arc<str>,
+        conn_id: u64,
+        tx: mpsc::Sender<Delivery>,
+    ) -> Self {
+        let limit = relay.rate_limiter.attach(client_id.clone());
+        Session {
+            relay,
+            client_id,
+            conn_id,
+            outbox: Vec::new(),
+            delivery: DeliveryState::default(),
+            after_sync: FuturesUnordered::new(),
+            tx,
+            kick: CancellationToken::new(),
+            limit,
+            subscribed: Vec::new(),
+        }
+    }
+
+    /// Follows every topic the client subscribed to in earlier sessions: the
+    /// sticky mailbox is pushed without the client asking.
+    pub async fn restore_subscriptions(&mut self) -> relaybox_store::Result<usize> {
+        let topics = self.relay.store.subscriptions(&self.client_id).await?;
+        let n = topics.len();
+        for key in topics {
+            self.track(key);
+            self.queue_replay(key);
+        }
+        Ok(n)
+    }
+
+    /// Queues `frame` to be sent once everything done so far is durable, then replays `replay`.
+    pub fn reply_after_sync(&mut self, id: RequestId, frame: String, replay: Vec<TopicKey>) {
+        let store = self.relay.store.clone();
+        self.after_sync.push(Box::pin(async move {
+            let started = Instant::now();
+            let result = store.sync().await;
+            crate::metrics::store_sync(started.elapsed());
+            SyncDone {
+                id,
+                frame,
+                replay,
+                result,
+            }
+        }));
+    }
+
+    /// Sends a finished group-commit reply and starts the replays it unlocks.
+    pub fn on_sync_done(&mut self, done: SyncDone) {
+        match done.result {
+            Ok(()) => self.outbox.push(done.frame),
+            Err(e) => {
+                tracing::error!(error = %e, "store sync failed");
+                let err = ErrorKind::StorageError.to_error_data(None);
+                crate::metrics::rpc_error(err.code);
+                self.outbox.push(error_frame(Some(&done.id), &err));
+            }
+        }
+        self.replay_from_acked(done.replay);
+    }
+}

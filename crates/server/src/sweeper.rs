@@ -1,0 +1,46 @@
+//! Background expiry: deletes messages past their TTL so storage stays bounded.
+//! Delivery paths also check expiry, so a slow sweep never delivers a dead message.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::relay::Relay;
+
+/// Runs until shutdown; each tick deletes expired messages in bounded batches.
+pub async fn run(relay: Arc<Relay>) {
+    let mut tick =
+        tokio::time::interval(Duration::from_millis(relay.config.store.sweep_interval_ms));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let batch = relay.config.store.sweep_batch;
+    loop {
+        tokio::select! {
+            _ = relay.shutdown.token.cancelled() => return,
+            _ = tick.tick() => {}
+        }
+        loop {
+            match relay.store.sweep_expired(crate::now_ms(), batch).await {
+                Ok(n) => {
+                    if n > 0 {
+                        crate::metrics::expired(n as u64);
+                        tracing::debug!(deleted = n, "swept expired messages");
+                    }
+                    if n < batch {
+                        break;
+                    }
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "expiry sweep failed");
+                    break;
+                }
+            }
+            tokio::task::yield_now().await;
+        }
+        let stats = relay.store.stats();
+        crate::metrics::store_stats(
+            stats.messages,
+            stats.topics,
+            stats.subscriptions,
+            relay.hub.topics(),
+        );
+    }
+}

@@ -1,0 +1,156 @@
+//! The per-connection loop: read frames, dispatch, deliver, keep alive, and
+//! write everything produced in one wake-up with a single flush.
+//!
+//! Close codes: 1001 on shutdown or idle (clients reconnect), 1013 when the
+//! send queue overflowed (slow consumer; its messages stay pending), 1009 for
+//! a frame over the hard cap, 1011 if the store fails while restoring.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use futures_util::{SinkExt, StreamExt};
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::sync::mpsc;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+use tokio_tungstenite::tungstenite::protocol::CloseFrame;
+use tokio_tungstenite::tungstenite::{Bytes, Message};
+use tokio_tungstenite::WebSocketStream;
+
+use super::handshake::Authenticated;
+use crate::relay::Relay;
+use crate::session::Session;
+
+/// Most live notifications handled in one wake-up before the socket is written.
+const DELIVERY_BURST: usize = 256;
+
+fn close(code: u16, reason: &str) -> CloseFrame {
+    CloseFrame {
+        code: CloseCode::from(code),
+        reason: reason.to_owned().into(),
+    }
+}
+
+pub async fn run<S>(ws: WebSocketStream<S>, relay: Arc<Relay>, client: Authenticated, conn_id: u64)
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    crate::metrics::connection_opened();
+    let (mut sink, mut stream) = ws.split();
+    let (tx, mut rx) = mpsc::channel(relay.config.limits.send_queue);
+    let mut session = Session::new(relay.clone(), client.client_id.clone(), conn_id, tx);
+    tracing::debug!(project_id = ?client.project_id, "client connected");
+
+    let ws_cfg = &relay.config.websocket;
+    let idle_timeout = Duration::from_millis(ws_cfg.idle_timeout_ms);
+    let ping_every = Duration::from_millis(ws_cfg.ping_interval_ms);
+    let mut ping = tokio::time::interval_at(tokio::time::Instant::now() + ping_every, ping_every);
+    ping.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut last_heard = Instant::now();
+    let shutdown = relay.shutdown.token.clone();
+    let kick = session.kick.clone();
+
+    let mut close_frame = match session.restore_subscriptions().await {
+        Ok(_) => None,
+        Err(e) => {
+            tracing::error!(error = %e, "restoring subscriptions failed");
+            Some(close(1011, "internal error, reconnect"))
+        }
+    };
+
+    while close_frame.is_none() {
+        if !session.outbox.is_empty() {
+            let write = async {
+                for frame in session.outbox.drain(..) {
+                    sink.feed(Message::text(frame)).await?;
+                }
+                sink.flush().await
+            };
+            // A client that stops reading blocks this write forever; the
+            // hub's kick (its queue overflowed) and shutdown must still end it,
+            // and so must a stall as long as the idle timeout (replays fill the
+            // socket without going through the hub's queue, so no kick fires).
+            let written = tokio::select! {
+                biased;
+                result = write => result,
+                _ = tokio::time::sleep(idle_timeout) => {
+                    tracing::debug!("write stalled for the idle timeout; dropping the socket");
+                    crate::metrics::slow_consumer();
+                    break;
+                }
+                _ = shutdown.cancelled() => {
+                    close_frame = Some(close(1001, "server shutting down"));
+                    continue;
+                }
+                _ = kick.cancelled() => {
+                    close_frame = Some(close(1013, "send queue full, reconnect"));
+                    continue;
+                }
+            };
+            if written.is_err() {
+                break;
+            }
+        }
+        tokio::select! {
+            biased;
+            _ = shutdown.cancelled() => close_frame = Some(close(1001, "server shutting down")),
+            _ = kick.cancelled() => close_frame = Some(close(1013, "send queue full, reconnect")),
+            frame = stream.next() => {
+                last_heard = Instant::now();
+                match frame {
+                    None => break,
+                    Some(Ok(Message::Text(text))) => session.handle_text(text.as_str()).await,
+                    Some(Ok(Message::Binary(_))) => session.handle_binary(),
+                    // Pings are answered by tungstenite on the next write; pongs only prove liveness.
+                    Some(Ok(Message::Ping(_) | Message::Pong(_) | Message::Frame(_))) => {}
+                    // Keep reading: tungstenite replies and the stream then ends.
+                    Some(Ok(Message::Close(_))) => {}
+                    Some(Err(e)) => {
+                        tracing::debug!(error = %e, "socket error");
+                        match super::close_for_read_error(&e) {
+                            Some(frame) => close_frame = Some(frame),
+                            None => break,
+                        }
+                    }
+                }
+                session.flush_acks().await;
+            }
+            Some(delivery) = rx.recv() => {
+                session.on_delivery(delivery);
+                for _ in 1..DELIVERY_BURST {
+                    match rx.try_recv() {
+                        Ok(d) => session.on_delivery(d),
+                        Err(_) => break,
+                    }
+                }
+            }
+            Some(done) = session.after_sync.next(), if !session.after_sync.is_empty() => {
+                session.on_sync_done(done);
+            }
+            _ = ping.tick() => {
+                if last_heard.elapsed() >= idle_timeout {
+                    close_frame = Some(close(1001, "idle timeout"));
+                } else if sink.send(Message::Ping(Bytes::new())).await.is_err() {
+                    break;
+                }
+            }
+            _ = std::future::ready(()), if !session.delivery.replay_queue.is_empty() => {
+                session.replay_step().await;
+            }
+        }
+    }
+    session.unfollow_all();
+    if let Some(frame) = close_frame {
+        tracing::debug!(code = u16::from(frame.code), reason = %frame.reason, "closing connection");
+        let _ = tokio::time::timeout(Duration::from_secs(2), async {
+            if sink.send(Message::Close(Some(frame))).await.is_ok() {
+                // Wait for the client's close so that it sees our code.
+                while let Some(Ok(_)) = stream.next().await {}
+            }
+        })
+        .await;
+    }
+    // Acks that arrived with the close still count.
+    session.flush_acks().await;
+    crate::metrics::connection_closed();
+    tracing::debug!("client disconnected");
+}

@@ -1,0 +1,192 @@
+//! Handshake checks and client authentication, as pure functions over the
+//! request's headers and query so they can be tested without a socket.
+//!
+//! The token comes from `Authorization: Bearer` (native clients) or `?auth=`
+//! (browsers cannot set headers); client_id is the JWT's `iss`.
+
+use std::sync::Arc;
+
+use hyper::header::{
+    HeaderMap, AUTHORIZATION, CONNECTION, SEC_WEBSOCKET_KEY, SEC_WEBSOCKET_VERSION, UPGRADE,
+};
+use hyper::StatusCode;
+use relaybox_auth::jwt::{self, VerifyOptions};
+
+/// An authenticated client.
+#[derive(Clone, Debug)]
+pub struct Authenticated {
+    pub client_id: Arc<str>,
+    pub project_id: Option<String>,
+}
+
+/// Why a handshake was refused, in the three forms clients see: an HTTP
+/// status, the protocol's auth data tag and a human reason (also the close reason).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Rejection {
+    pub status: StatusCode,
+    pub tag: &'static str,
+    pub reason: String,
+}
+
+impl Rejection {
+    fn new(status: StatusCode, tag: &'static str, reason: impl Into<String>) -> Self {
+        Rejection {
+            status,
+            tag,
+            reason: reason.into(),
+        }
+    }
+}
+
+/// Decoded query parameters, in order.
+pub fn parse_query(query: &str) -> Vec<(String, String)> {
+    query
+        .split('&')
+        .filter(|p| !p.is_empty())
+        .map(|pair| {
+            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+            (percent_decode(k), percent_decode(v))
+        })
+        .collect()
+}
+
+fn percent_decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'+' => out.push(b' '),
+            b'%' if i + 2 < bytes.len() => match (hex_val(bytes[i + 1]), hex_val(bytes[i + 2])) {
+                (Some(hi), Some(lo)) => {
+                    out.push(hi << 4 | lo);
+                    i += 2;
+                }
+                _ => out.push(b'%'),
+            },
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+fn hex_val(b: u8) -> Option<u8> {
+    (b as char).to_digit(16).map(|d| d as u8)
+}
+
+fn query_get<'a>(query: &'a [(String, String)], key: &str) -> Option<&'a str> {
+    query
+        .iter()
+        .find(|(k, _)| k == key)
+        .map(|(_, v)| v.as_str())
+}
+
+/// True if the client asked for auth failures as close code 3000 rather than HTTP errors.
+pub fn wants_close_event(query: &[(String, String)]) -> bool {
+    query_get(query, "useOnCloseEvent") == Some("true")
+}
+
+/// Validates the upgrade headers (RFC 6455 §4.2.1) and returns the client's key.
+pub fn upgrade_key(headers: &HeaderMap) -> Result<&str, &'static str> {
+    let has_token = |name, token: &str| {
+        headers.get_all(name).iter().any(|v| {
+            v.to_str()
+                .map(|s| s.split(',').any(|t| t.trim().eq_ignore_ascii_case(token)))
+                .unwrap_or(false)
+        })
+    };
+    if !has_token(UPGRADE, "websocket") {
+        return Err("missing Upgrade: websocket");
+    }
+    if !has_token(CONNECTION, "upgrade") {
+        return Err("missing Connection: upgrade");
+    }
+    if headers.get(SEC_WEBSOCKET_VERSION).map(|v| v.as_bytes()) != Some(b"13") {
+        return Err("Sec-WebSocket-Version must be 13");
+    }
+    let key = headers
+        .get(SEC_WEBSOCKET_KEY)
+        .and_then(|v| v.to_str().ok())
+        .ok_or("missing Sec-WebSocket-Key")?;
+    if key.len() != 24 {
+        return Err("malformed Sec-WebSocket-Key");
+    }
+    Ok(key)
+}
+
+/// True if the request asks for a WebSocket upgrade at all.
+pub fn is_upgrade(headers: &HeaderMap) -> bool {
+    headers
+        .get(UPGRADE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.to_ascii_lowercase().contains("websocket"))
+}
+
+/// Authenticates a handshake: project policy, then the JWT.
+pub fn authenticate(
+    headers: &HeaderMap,
+    query: &[(String, String)],
+    opts: &VerifyOptions,
+    project_ids: &[String],
+    now_secs: u64,
+) -> Result<Authenticated, Rejection> {
+    let project_id = query_get(query, "projectId").filter(|p| !p.is_empty());
+    if !project_ids.is_empty() {
+        match project_id {
+            None => {
+                return Err(Rejection::new(
+                    StatusCode::UNAUTHORIZED,
+                    "ProjectIdNotSpecified",
+                    "Project ID is missing",
+                ))
+            }
+            Some(p) if !project_ids.iter().any(|allowed| allowed == p) => {
+                return Err(Rejection::new(
+                    StatusCode::UNAUTHORIZED,
+                    "ProjectNotFound",
+                    "Project not found",
+                ))
+            }
+            Some(_) => {}
+        }
+    }
+    let bearer = headers
+        .get(AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| {
+            let (scheme, token) = v.trim().split_once(' ')?;
+            scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
+        });
+    let token = bearer
+        .or_else(|| query_get(query, "auth"))
+        .filter(|t| !t.is_empty())
+        .ok_or_else(|| Rejection::new(StatusCode::UNAUTHORIZED, "MissingJwt", "Missing JWT"))?;
+    match jwt::verify(token, opts, now_secs) {
+        Ok(verified) => Ok(Authenticated {
+            client_id: verified.claims.iss.into(),
+            project_id: project_id.map(str::to_owned),
+        }),
+        Err(e) => {
+            let time_problem = matches!(
+                e,
+                relaybox_auth::Error::Expired { .. }
+                    | relaybox_auth::Error::NotYetValid { .. }
+                    | relaybox_auth::Error::TooOld { .. }
+            );
+            let status = if time_problem {
+                StatusCode::UNAUTHORIZED
+            } else {
+                StatusCode::FORBIDDEN
+            };
+            Err(Rejection::new(
+                status,
+                "InvalidJwt",
+                format!("Invalid JWT: {}", e.reason()),
+            ))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

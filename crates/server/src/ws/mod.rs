@@ -1,0 +1,41 @@
+//! The WebSocket gateway: audience policy, handshake and auth, the upgrade,
+//! the per-connection loop, and a test-only echo endpoint for conformance runs.
+
+pub mod audience;
+pub mod connection;
+pub mod echo;
+pub mod handshake;
+pub mod upgrade;
+
+use tokio_tungstenite::tungstenite::error::{CapacityError, Error as WsError};
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+use tokio_tungstenite::tungstenite::protocol::{CloseFrame, WebSocketConfig};
+
+/// The close frame to send after reading from a socket failed (RFC 6455
+/// 7.4.1): 1009 for a message over the cap, 1002 for a protocol violation,
+/// 1007 for text that is not UTF-8. `None` for I/O errors and a connection
+/// that is already closed, where nothing more can be sent.
+pub fn close_for_read_error(err: &WsError) -> Option<CloseFrame> {
+    let (code, reason) = match err {
+        WsError::Capacity(CapacityError::MessageTooLong { .. }) => (1009, "message too big"),
+        WsError::Protocol(_) => (1002, "protocol error"),
+        WsError::Utf8(_) => (1007, "invalid UTF-8"),
+        _ => return None,
+    };
+    Some(CloseFrame {
+        code: CloseCode::from(code),
+        reason: reason.into(),
+    })
+}
+
+/// Socket settings shared by the relay and the echo endpoint: small buffers
+/// so that idle connections stay cheap, and a hard frame cap.
+pub fn socket_config(config: &crate::Config) -> WebSocketConfig {
+    let max = config.limits.max_frame_bytes;
+    WebSocketConfig::default()
+        .read_buffer_size(config.websocket.read_buffer_bytes)
+        .write_buffer_size(config.websocket.write_buffer_bytes)
+        .max_write_buffer_size(usize::MAX)
+        .max_message_size(Some(max))
+        .max_frame_size(Some(max))
+}

@@ -1,0 +1,131 @@
+//! Shutdown and restarts: SIGTERM closes clients with 1001 and exits 0, and
+//! subscriptions and acknowledged messages survive both a graceful restart
+//! and a kill -9.
+
+mod common;
+
+use std::time::Duration;
+
+use common::*;
+use relaybox_auth::Keypair;
+use serde_json::json;
+
+#[tokio::test]
+async fn sigterm_closes_clients_with_1001_exits_0_and_keeps_data() {
+    let mut relay = TestRelay::start().await;
+    let t = topic();
+    let kp = Keypair::generate();
+    let mut sub = relay.client(&kp).await;
+    sub.subscribe(&t).await;
+    sub.close().await;
+    let mut publisher = relay.new_client().await;
+    publisher.publish(&t, "before-shutdown-1").await;
+    publisher.publish(&t, "before-shutdown-2").await;
+
+    let mut connected = relay.new_client().await;
+    relay.sigterm();
+    let (code, reason) = connected.expect_close().await.expect("a close frame");
+    assert_eq!(code, 1001, "{reason}");
+    let (code, _) = publisher.expect_close().await.expect("a close frame");
+    assert_eq!(code, 1001);
+    let status = relay.wait_exit(Duration::from_secs(10)).await;
+    assert!(
+        status.success(),
+        "exit status {status:?}; log:\n{}",
+        relay.log()
+    );
+
+    relay.restart().await;
+    let mut sub = relay.client(&kp).await;
+    assert_eq!(
+        sub.expect_messages(2).await,
+        ["before-shutdown-1", "before-shutdown-2"]
+    );
+    sub.expect_no_push().await;
+}
+
+#[tokio::test]
+async fn graceful_restart_keeps_subscriptions_messages_and_acks() {
+    let mut relay = TestRelay::start().await;
+    let (t1, t2) = (topic(), topic());
+    let kp = Keypair::generate();
+    let mut sub = relay.client(&kp).await;
+    sub.request("irn_batchSubscribe", json!({ "topics": [t1, t2] }))
+        .await
+        .unwrap();
+    let mut publisher = relay.new_client().await;
+    publisher.publish(&t1, "delivered-before").await;
+    assert_eq!(sub.expect_messages(1).await, ["delivered-before"]);
+    sub.close().await;
+    publisher.publish(&t1, "queued-1").await;
+    publisher.publish(&t2, "queued-2").await;
+
+    let status = relay.terminate().await;
+    assert!(status.success(), "{status:?}");
+    relay.restart().await;
+
+    // Subscriptions came back without a subscribe; the acked message did not.
+    let mut sub = relay.client(&kp).await;
+    let mut got = sub.expect_messages(2).await;
+    got.sort();
+    assert_eq!(got, ["queued-1", "queued-2"]);
+    sub.expect_no_push().await;
+
+    let mut publisher = relay.new_client().await;
+    publisher.publish(&t2, "after-restart").await;
+    assert_eq!(sub.expect_messages(1).await, ["after-restart"]);
+}
+
+#[tokio::test]
+async fn kill9_keeps_subscriptions_and_acknowledged_messages() {
+    let mut relay = TestRelay::start().await;
+    let t = topic();
+    let kp = Keypair::generate();
+    let mut sub = relay.client(&kp).await;
+    sub.subscribe(&t).await;
+    // Subscribed while connected, and the relay dies right after the reply.
+    let kp_live = Keypair::generate();
+    let mut live = relay.client(&kp_live).await;
+    live.subscribe(&t).await;
+    sub.close().await;
+
+    let mut publisher = relay.new_client().await;
+    for m in ["k1", "k2", "k3"] {
+        publisher.publish(&t, m).await;
+    }
+    assert_eq!(live.expect_messages(3).await, ["k1", "k2", "k3"]);
+    relay.kill9().await;
+    relay.restart().await;
+
+    let mut sub = relay.client(&kp).await;
+    assert_eq!(sub.expect_messages(3).await, ["k1", "k2", "k3"]);
+    sub.expect_no_push().await;
+
+    // The live subscriber's acks were not synced: a redelivery is allowed,
+    // but its subscription must have survived.
+    let mut live = relay.client(&kp_live).await;
+    let redelivered = live
+        .drain_pushes(QUIET, Duration::from_secs(10))
+        .await
+        .len();
+    assert!(redelivered <= 3);
+    let mut publisher = relay.new_client().await;
+    publisher.publish(&t, "k4").await;
+    let after = live
+        .drain_pushes(Duration::from_secs(1), Duration::from_secs(10))
+        .await;
+    let msgs: Vec<_> = after.iter().map(|p| p["data"]["message"].clone()).collect();
+    assert_eq!(msgs, [json!("k4")]);
+    assert_eq!(sub.expect_messages(1).await, ["k4"]);
+}
+
+#[tokio::test]
+async fn readiness_and_health_after_restart() {
+    let mut relay = TestRelay::start().await;
+    relay.kill9().await;
+    relay.restart().await;
+    let (status, _, _) = http(relay.addr(), "GET", "/ready").await;
+    assert_eq!(status, 200);
+    let (status, _, _) = http(relay.addr(), "GET", "/health").await;
+    assert_eq!(status, 200);
+}

@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# The whole Relaybox test suite: lints, Rust unit and integration tests, the
+# JS interop test with the official WalletConnect client, the WebSocket
+# conformance run and the OpenAPI property tests of the attestation endpoints. Installs what it needs (npm ci, a Python venv) on a fresh
+# machine. This is the README's test command; .ci/run runs exactly this.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+step() { printf '\n==> %s\n' "$*"; }
+
+step "cargo fmt --check"
+cargo fmt --all -- --check
+
+step "cargo clippy (all targets, warnings are errors)"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+
+step "cargo build (relaybox binary for the interop and conformance runs)"
+cargo build --locked -p relaybox
+export RELAYBOX_BIN="$PWD/target/debug/relaybox"
+
+step "cargo test (unit, snapshot, property and integration tests)"
+cargo test --workspace --locked
+
+step "interop: official @walletconnect/sign-client against the relay"
+(cd tests/interop && npm ci --no-audit --no-fund --loglevel=error && npm test)
+
+step "conformance: Autobahn cases against the relay's WebSocket layer"
+bash tests/conformance/run.sh
+
+step "schemathesis: the attestation endpoints against docs/openapi.yaml"
+bash tests/schemathesis/run.sh
+
+printf '\nall test stages passed\n'
