@@ -1,0 +1,167 @@
+//! One benchmark client socket: connect with a JWT, send relay requests
+//! built by the proto crate, classify what arrives, and acknowledge pushes
+//! the way real clients do (`{"id":<push id>,"jsonrpc":"2.0","result":true}`).
+
+use std::time::Duration;
+
+use anyhow::{anyhow, Context};
+use futures_util::{FutureExt, SinkExt, StreamExt};
+use relaybox_proto::{
+    parse_incoming, result_frame, Incoming, Limits, Params, PublishParams, Request, RequestId,
+    SubscribeParams, Topic,
+};
+use tokio::net::TcpStream;
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
+use tokio_tungstenite::tungstenite::{Error as WsError, Message};
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+
+/// A connected client socket.
+pub type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
+
+/// Longest a connect plus upgrade may take before it counts as an error.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Connects and upgrades, with Nagle off. Errors carry a short kind tag
+/// (see [`error_kind`]).
+pub async fn connect(url: &str) -> anyhow::Result<Ws> {
+    let config = WebSocketConfig::default()
+        .max_message_size(Some(4 << 20))
+        .max_frame_size(Some(4 << 20));
+    let fut = tokio_tungstenite::connect_async_with_config(url, Some(config), true);
+    match tokio::time::timeout(CONNECT_TIMEOUT, fut).await {
+        Ok(Ok((ws, _response))) => Ok(ws),
+        Ok(Err(e)) => Err(anyhow!(error_kind(&e))).context(e.to_string()),
+        Err(_) => Err(anyhow!("connect_timeout")),
+    }
+}
+
+/// A short, stable tag for a WebSocket error, used as the error kind.
+pub fn error_kind(e: &WsError) -> String {
+    match e {
+        WsError::Http(resp) => format!("http_{}", resp.status().as_u16()),
+        WsError::Io(io) => format!("io_{:?}", io.kind()).to_lowercase(),
+        WsError::ConnectionClosed | WsError::AlreadyClosed => "closed".into(),
+        WsError::Protocol(_) => "ws_protocol".into(),
+        WsError::Capacity(_) => "ws_capacity".into(),
+        _ => "ws_other".into(),
+    }
+}
+
+/// The first line of an `anyhow` error made by [`connect`]: its kind tag.
+pub fn kind_of(e: &anyhow::Error) -> String {
+    e.root_cause().to_string()
+}
+
+/// What one incoming frame means to the harness.
+#[derive(Debug)]
+pub enum Event {
+    /// An `irn_subscription` push: its id (to ack) and the message.
+    Push { id: RequestId, message: String },
+    /// The answer to one of our requests; `Err` holds the error's data tag.
+    Reply { id: u64, result: Result<(), String> },
+    /// Close frame from the peer, with its code.
+    Closed(u16),
+    /// Pings, pongs, anything else: nothing to do.
+    Other,
+}
+
+/// Classifies one received message.
+pub fn classify(msg: Message) -> Event {
+    match msg {
+        Message::Text(text) => match parse_incoming(text.as_str(), &Limits::default()) {
+            Ok(Incoming::Request(Request {
+                id,
+                params: Params::Subscription(p),
+            })) => Event::Push {
+                id,
+                message: p.data.message,
+            },
+            Ok(Incoming::Response(r)) => Event::Reply {
+                id: r.id.value(),
+                result: r
+                    .result
+                    .map(|_| ())
+                    .map_err(|e| e.data.clone().unwrap_or_else(|| format!("code_{}", e.code))),
+            },
+            _ => Event::Other,
+        },
+        Message::Close(frame) => Event::Closed(frame.map_or(1005, |f| u16::from(f.code))),
+        _ => Event::Other,
+    }
+}
+
+/// The ack of a push.
+pub fn ack_frame(id: &RequestId) -> Message {
+    Message::text(result_frame(id, &true))
+}
+
+/// An `irn_subscribe` request.
+pub fn subscribe_frame(id: u64, topic: Topic) -> Message {
+    Message::text(
+        Request::new(
+            RequestId::Number(id),
+            Params::Subscribe(SubscribeParams { topic }),
+        )
+        .to_json(),
+    )
+}
+
+/// An `irn_publish` request.
+pub fn publish_frame(id: u64, topic: Topic, message: String, ttl: u32) -> Message {
+    let params = Params::Publish(PublishParams {
+        topic,
+        message,
+        ttl,
+        tag: 0,
+        prompt: false,
+        attestation: None,
+    });
+    Message::text(Request::new(RequestId::Number(id), params).to_json())
+}
+
+/// Sends `frame` and waits for the reply to `id`, acking any push that
+/// arrives meanwhile (its message is returned so nothing is lost).
+pub async fn call(ws: &mut Ws, id: u64, frame: Message) -> anyhow::Result<Vec<String>> {
+    ws.send(frame).await.map_err(|e| anyhow!(error_kind(&e)))?;
+    let mut early = Vec::new();
+    let deadline = tokio::time::Instant::now() + CONNECT_TIMEOUT;
+    loop {
+        let next = tokio::time::timeout_at(deadline, ws.next())
+            .await
+            .map_err(|_| anyhow!("reply_timeout"))?;
+        let msg = match next {
+            Some(Ok(m)) => m,
+            Some(Err(e)) => return Err(anyhow!(error_kind(&e))),
+            None => return Err(anyhow!("closed")),
+        };
+        match classify(msg) {
+            Event::Reply { id: got, result } if got == id => {
+                return result.map(|()| early).map_err(|tag| anyhow!("rpc_{tag}"));
+            }
+            Event::Push { id, message } => {
+                ws.send(ack_frame(&id))
+                    .await
+                    .map_err(|e| anyhow!(error_kind(&e)))?;
+                early.push(message);
+            }
+            Event::Closed(code) => return Err(anyhow!("closed_{code}")),
+            _ => {}
+        }
+    }
+}
+
+/// Takes every message already buffered without waiting (for batching
+/// work before one flush).
+pub fn ready_now(ws: &mut Ws) -> Option<Result<Message, WsError>> {
+    ws.next().now_or_never().flatten()
+}
+
+/// Sends a close frame and waits briefly for the peer's, ignoring errors.
+pub async fn close(mut ws: Ws) {
+    let _ = tokio::time::timeout(Duration::from_secs(2), async {
+        if ws.close(None).await.is_ok() {
+            while let Some(Ok(_)) = ws.next().await {}
+        }
+    })
+    .await;
+}

@@ -1,0 +1,121 @@
+//! `relaybox-bench`: load scenarios against a WalletConnect v2 relay (or the
+//! built-in ceiling server), with HDR latency histograms, CPU accounting and
+//! relay/ceiling comparisons. See docs/benchmarks.md for how to run it.
+
+mod ceiling;
+mod clock;
+mod conn;
+mod coord;
+mod identity;
+mod output;
+mod payload;
+mod phases;
+mod plot;
+mod progress;
+mod report;
+mod run;
+mod scenario;
+mod spec;
+mod stats;
+mod sys;
+mod target;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+use crate::output::Comparison;
+use crate::report::Summary;
+use crate::spec::{Cli, Command, RunArgs, Scenario, TargetKind, WorkerSpec};
+use crate::target::Target;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    sys::raise_fd_limit();
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .init();
+    let outcome = match cli.command {
+        Command::CeilingServer { listen, threads } => ceiling::serve_blocking(&listen, threads),
+        Command::Worker { spec } => worker(&spec),
+        Command::Pairs(a) => bench(Scenario::Pairs, a),
+        Command::Fanout(a) => bench(Scenario::Fanout, a),
+        Command::Mailbox(a) => bench(Scenario::Mailbox, a),
+        Command::Connect(a) => bench(Scenario::Connect, a),
+        Command::Idle(a) => bench(Scenario::Idle, a),
+    };
+    match outcome {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("relaybox-bench: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn runtime(threads: usize) -> anyhow::Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(threads.max(1))
+        .enable_all()
+        .build()?)
+}
+
+fn worker(spec: &str) -> anyhow::Result<()> {
+    let spec: WorkerSpec = serde_json::from_str(spec)?;
+    runtime(spec.load.threads_per_process())?
+        .block_on(scenario::run_worker(spec, coord::Coord::stdio()))
+}
+
+fn bench(scenario: Scenario, args: RunArgs) -> anyhow::Result<()> {
+    let threads = if args.load.processes > 1 {
+        1
+    } else {
+        args.load.threads_per_process()
+    };
+    runtime(threads)?.block_on(async move {
+        if args.compare {
+            let relay = once(scenario, &args, TargetKind::Relay).await?;
+            let ceiling = once(scenario, &args, TargetKind::Ceiling).await?;
+            if let Some(path) = &args.plot {
+                let title = format!("{} latency: relay vs ceiling", scenario.name());
+                plot::write(path, &title, &[&relay, &ceiling])?;
+            }
+            let cmp = Comparison::new(relay, ceiling);
+            if args.json {
+                println!("{}", serde_json::to_string_pretty(&cmp)?);
+            } else {
+                print!("{}", output::compare_table(&cmp));
+            }
+        } else {
+            let s = once(scenario, &args, args.target).await?;
+            if let Some(path) = &args.plot {
+                plot::write(
+                    path,
+                    &format!("{} latency ({})", scenario.name(), s.target),
+                    &[&s],
+                )?;
+            }
+            if args.json {
+                println!("{}", serde_json::to_string_pretty(&s)?);
+            } else {
+                print!("{}", output::table(&s));
+            }
+        }
+        Ok(())
+    })
+}
+
+async fn once(scenario: Scenario, args: &RunArgs, kind: TargetKind) -> anyhow::Result<Summary> {
+    let target = match (&args.url, kind) {
+        (Some(url), _) if !args.compare => Target::external(url, args.server_pid),
+        (_, TargetKind::Relay) => Target::spawn_relay(&args.relay_bin, &args.relay_env).await?,
+        (_, TargetKind::Ceiling) => Target::spawn_ceiling().await?,
+    };
+    let outcome = run::run(scenario, &args.load, &target).await;
+    target.stop().await;
+    Ok(report::summarize(outcome?))
+}

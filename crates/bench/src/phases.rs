@@ -1,0 +1,125 @@
+//! CPU time per phase of a run, for the generator (this process) and for
+//! the server (its `/proc/<pid>/stat`).
+//!
+//! A phase runs from the start time of a barrier to the next barrier or the
+//! end of the run; duration scenarios also have a `window` phase covering
+//! exactly the measured seconds.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+
+use serde::{Deserialize, Serialize};
+
+use crate::clock;
+
+/// Wall and CPU seconds of one phase.
+#[derive(Clone, Copy, Debug, Default, Serialize, Deserialize)]
+pub struct Span {
+    pub wall_secs: f64,
+    pub cpu_secs: f64,
+}
+
+impl Span {
+    /// CPU use in percent of one core (200 = two cores busy).
+    pub fn percent(&self) -> f64 {
+        if self.wall_secs > 0.0 {
+            100.0 * self.cpu_secs / self.wall_secs
+        } else {
+            0.0
+        }
+    }
+}
+
+type Sampler = Arc<dyn Fn() -> Option<f64> + Send + Sync>;
+
+/// Records phases with a CPU sampler.
+#[derive(Clone)]
+pub struct Phases {
+    sample: Sampler,
+    open: Arc<Mutex<Option<(String, u64, f64)>>>,
+    done: Arc<Mutex<BTreeMap<String, Span>>>,
+}
+
+impl Phases {
+    /// Phases of this process.
+    pub fn own() -> Phases {
+        Phases::with(Arc::new(|| Some(crate::sys::self_cpu_secs())))
+    }
+
+    /// Phases of another process; without a pid, CPU reads as 0.
+    pub fn of_pid(pid: Option<u32>) -> Phases {
+        Phases::with(Arc::new(move || pid.and_then(crate::sys::proc_cpu_secs)))
+    }
+
+    fn with(sample: Sampler) -> Phases {
+        Phases {
+            sample,
+            open: Arc::default(),
+            done: Arc::default(),
+        }
+    }
+
+    /// Closes the open phase (if any) and opens `name` now.
+    pub fn start(&self, name: &str) {
+        self.end();
+        let cpu = (self.sample)().unwrap_or(0.0);
+        *self.open.lock().expect("phase lock") = Some((name.to_owned(), clock::now_ns(), cpu));
+    }
+
+    /// Closes the open phase.
+    pub fn end(&self) {
+        let open = self.open.lock().expect("phase lock").take();
+        if let Some((name, t0, c0)) = open {
+            self.record(&name, t0, clock::now_ns(), c0);
+        }
+    }
+
+    fn record(&self, name: &str, t0: u64, t1: u64, c0: f64) {
+        let c1 = (self.sample)().unwrap_or(c0);
+        let span = Span {
+            wall_secs: t1.saturating_sub(t0) as f64 / 1e9,
+            cpu_secs: (c1 - c0).max(0.0),
+        };
+        self.done
+            .lock()
+            .expect("phase lock")
+            .insert(name.to_owned(), span);
+    }
+
+    /// Records a `window` phase from `start_ns` to `end_ns` in the background.
+    pub fn spawn_window(&self, start_ns: u64, end_ns: u64) -> tokio::task::JoinHandle<()> {
+        let me = self.clone();
+        tokio::spawn(async move {
+            clock::sleep_until(start_ns).await;
+            let c0 = (me.sample)().unwrap_or(0.0);
+            let t0 = clock::now_ns();
+            clock::sleep_until(end_ns).await;
+            me.record("window", t0, clock::now_ns(), c0);
+        })
+    }
+
+    /// Every finished phase.
+    pub fn spans(&self) -> BTreeMap<String, Span> {
+        self.done.lock().expect("phase lock").clone()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn phases_measure_wall_time() {
+        let p = Phases::own();
+        p.start("a");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        p.start("b");
+        p.end();
+        let spans = p.spans();
+        assert!(spans["a"].wall_secs >= 0.019);
+        assert!(spans.contains_key("b"));
+        let now = clock::now_ns();
+        p.spawn_window(now, now + 10_000_000).await.unwrap();
+        assert!(p.spans()["window"].wall_secs >= 0.009);
+    }
+}

@@ -1,0 +1,117 @@
+//! `pairs`: N publisher/subscriber pairs, each pair on its own topic. The
+//! publisher and subscriber of a pair are distinct clients (a relay never
+//! echoes a message to its publisher) and live in the same worker.
+
+use relaybox_proto::Topic;
+use tokio::sync::watch;
+
+use super::publisher::{self, Gate};
+use super::subscriber;
+use super::{merge_all, spawn_bounded, Ctx};
+use crate::conn::{self, Ws};
+use crate::identity::{random_topic, Identity};
+use crate::stats::WorkerResult;
+
+/// A connected, subscribed socket and any pushes that came with the reply.
+pub type Subscribed = (Ws, Vec<String>);
+
+/// Connects as a fresh client and subscribes to `topic`.
+pub async fn subscribe_new(url: String, topic: Topic) -> anyhow::Result<Subscribed> {
+    let id = Identity::new(&url);
+    let mut ws = conn::connect(&id.url).await?;
+    let early = conn::call(
+        &mut ws,
+        publisher::FIRST_ID - 1,
+        conn::subscribe_frame(publisher::FIRST_ID - 1, topic),
+    )
+    .await?;
+    Ok((ws, early))
+}
+
+/// Connects as a fresh client.
+pub async fn connect_new(url: String) -> anyhow::Result<Ws> {
+    conn::connect(&Identity::new(&url).url).await
+}
+
+struct Pair {
+    index: usize,
+    topic: Topic,
+    sub: Subscribed,
+    publ: Ws,
+}
+
+pub async fn run(ctx: &Ctx<'_>) -> anyhow::Result<WorkerResult> {
+    let spec = ctx.spec;
+    let load = &spec.load;
+    let mine: Vec<usize> = spec.share(load.connections).collect();
+    let url = spec.url.clone();
+    let set_up = spawn_bounded(mine, load.concurrency, |index| {
+        let url = url.clone();
+        async move {
+            let topic = random_topic();
+            let sub = subscribe_new(url.clone(), topic).await?;
+            let publ = connect_new(url).await?;
+            anyhow::Ok(Pair {
+                index,
+                topic,
+                sub,
+                publ,
+            })
+        }
+    })
+    .await;
+    let mut res = WorkerResult::default();
+    let mut pairs = Vec::new();
+    for p in set_up {
+        match p {
+            Ok(p) => pairs.push(p),
+            Err(e) => res.error(&format!("setup_{}", conn::kind_of(&e))),
+        }
+    }
+    res.count("pairs", pairs.len() as u64);
+
+    let timing = ctx.start_timed().await?;
+    let total = load.connections.max(1) as f64;
+    let per_pub_rate = load.rate / total;
+    let mut tasks = Vec::new();
+    for p in pairs {
+        let gate = (load.rate <= 0.0).then(|| Gate {
+            fanout: 1,
+            ..Gate::default()
+        });
+        let pub_plan = publisher::Plan {
+            topic: p.topic,
+            stream: p.index as u32,
+            rate: per_pub_rate,
+            window: load.window,
+            phase: p.index as f64 / total,
+            message_size: load.message_size,
+            ttl: load.ttl,
+            timing,
+            gate: gate.clone(),
+        };
+        let (expected_tx, expected) = watch::channel(None);
+        let sub_plan = subscriber::Plan {
+            timing,
+            gate,
+            expected,
+        };
+        let (sub_ws, early) = p.sub;
+        let sub = tokio::spawn(subscriber::run(sub_ws, sub_plan, early));
+        let publ = p.publ;
+        tasks.push(tokio::spawn(async move {
+            let mut res = publisher::run(publ, pub_plan).await;
+            let _ = expected_tx.send(Some(res.counter("publish_ok")));
+            match sub.await {
+                Ok(r) => res.merge(&r),
+                Err(_) => res.error("subscriber_panicked"),
+            }
+            res
+        }));
+    }
+    let mut parts = vec![res];
+    for t in tasks {
+        parts.push(t.await?);
+    }
+    Ok(merge_all(parts))
+}

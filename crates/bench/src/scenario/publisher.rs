@@ -1,0 +1,197 @@
+//! The publishing side of `pairs` and `fanout`: open loop at a fixed rate
+//! (each message stamped with its *scheduled* time, so a stalled server
+//! cannot hide latency: coordinated-omission correction) or closed loop,
+//! bounded by unacknowledged publishes and undelivered messages.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use futures_util::{SinkExt, StreamExt};
+use relaybox_proto::Topic;
+use tokio::sync::Notify;
+
+use super::Timing;
+use crate::clock;
+use crate::conn::{self, Event, Ws};
+use crate::payload::{self, Stamp};
+use crate::stats::WorkerResult;
+
+/// First request id of a connection; ids above 10^9 like real clients use.
+pub const FIRST_ID: u64 = 1_000_000_000;
+
+/// Lets a closed-loop publisher run ahead of its subscribers by at most a
+/// window of deliveries.
+#[derive(Clone, Default)]
+pub struct Gate {
+    /// Deliveries counted by the local subscribers of this stream.
+    pub delivered: Arc<AtomicU64>,
+    /// Woken by subscribers as deliveries arrive.
+    pub progress: Arc<Notify>,
+    /// Local subscribers per published message.
+    pub fanout: u64,
+}
+
+impl Gate {
+    /// A subscriber took `n` messages.
+    pub fn delivered(&self, n: u64) {
+        self.delivered.fetch_add(n, Ordering::Relaxed);
+        self.progress.notify_one();
+    }
+
+    fn open(&self, published: u64, window: u64) -> bool {
+        let due = published.saturating_mul(self.fanout);
+        due.saturating_sub(self.delivered.load(Ordering::Relaxed))
+            < window.saturating_mul(self.fanout.max(1))
+    }
+}
+
+/// What one publisher does.
+pub struct Plan {
+    pub topic: Topic,
+    pub stream: u32,
+    /// Publishes per second for this publisher; 0 = closed loop.
+    pub rate: f64,
+    /// Closed loop: most unacknowledged publishes.
+    pub window: usize,
+    /// Open loop: this publisher's first slot, as a fraction of its interval.
+    pub phase: f64,
+    pub message_size: usize,
+    pub ttl: u32,
+    pub timing: Timing,
+    pub gate: Option<Gate>,
+}
+
+/// Publishes until the window ends, then waits for the last acks.
+pub async fn run(mut ws: Ws, plan: Plan) -> WorkerResult {
+    let mut res = WorkerResult::default();
+    let t = plan.timing;
+    let interval = if plan.rate > 0.0 {
+        1e9 / plan.rate
+    } else {
+        0.0
+    };
+    let mut next_slot = t.start as f64 + interval * plan.phase;
+    let mut seq = 0u64;
+    let mut next_id = FIRST_ID;
+    let mut pending: HashMap<u64, u64> = HashMap::new();
+    let window = plan.window.max(1);
+
+    loop {
+        let now = clock::now_ns();
+        let sending = now < t.win_end;
+        if !sending && (pending.is_empty() || now >= t.drain_end) {
+            break;
+        }
+        if sending {
+            let mut wrote = false;
+            loop {
+                let stamp_ns = if interval > 0.0 {
+                    if next_slot > now as f64 || next_slot >= t.win_end as f64 {
+                        break;
+                    }
+                    let s = next_slot as u64;
+                    next_slot += interval;
+                    s
+                } else {
+                    let gate_open = plan
+                        .gate
+                        .as_ref()
+                        .is_none_or(|g| g.open(seq, window as u64));
+                    if pending.len() >= window || !gate_open {
+                        break;
+                    }
+                    clock::now_ns()
+                };
+                let stamp = Stamp {
+                    sent_ns: stamp_ns,
+                    seq,
+                    stream: plan.stream,
+                };
+                let frame = conn::publish_frame(
+                    next_id,
+                    plan.topic,
+                    payload::encode(stamp, plan.message_size),
+                    plan.ttl,
+                );
+                if let Err(e) = ws.feed(frame).await {
+                    res.error(&format!("publish_{}", conn::error_kind(&e)));
+                    return res;
+                }
+                pending.insert(next_id, stamp_ns);
+                next_id += 1;
+                seq += 1;
+                res.count("published", 1);
+                wrote = true;
+            }
+            if wrote && ws.flush().await.is_err() {
+                res.error("publish_write");
+                return res;
+            }
+        }
+        let wake_at = if !sending {
+            t.drain_end
+        } else if interval > 0.0 {
+            (next_slot as u64).min(t.win_end)
+        } else {
+            t.win_end
+        };
+        let gate_wait = async {
+            match (&plan.gate, interval > 0.0 || pending.len() >= window) {
+                (Some(g), false) => g.progress.notified().await,
+                _ => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            msg = ws.next() => match msg {
+                Some(Ok(m)) => {
+                    handle(conn::classify(m), &mut pending, &t, &mut res);
+                    while let Some(Ok(m)) = conn::ready_now(&mut ws) {
+                        handle(conn::classify(m), &mut pending, &t, &mut res);
+                    }
+                }
+                Some(Err(e)) => {
+                    res.error(&format!("publisher_{}", conn::error_kind(&e)));
+                    return res;
+                }
+                None => {
+                    res.error("publisher_closed");
+                    return res;
+                }
+            },
+            _ = clock::sleep_until(wake_at) => {}
+            _ = gate_wait => {}
+        }
+    }
+    if !pending.is_empty() {
+        res.count("publish_unanswered", pending.len() as u64);
+        res.error("publish_unanswered");
+    }
+    conn::close(ws).await;
+    res
+}
+
+fn handle(event: Event, pending: &mut HashMap<u64, u64>, t: &Timing, res: &mut WorkerResult) {
+    match event {
+        Event::Reply { id, result } => {
+            let Some(stamp_ns) = pending.remove(&id) else {
+                return;
+            };
+            match result {
+                Ok(()) => {
+                    let now = clock::now_ns();
+                    res.count("publish_ok", 1);
+                    if t.in_window(stamp_ns) {
+                        res.histo("ack").record(now.saturating_sub(stamp_ns));
+                    }
+                    if t.in_window(now) {
+                        res.count("publish_ok_window", 1);
+                    }
+                }
+                Err(tag) => res.error(&format!("publish_{tag}")),
+            }
+        }
+        Event::Closed(code) => res.error(&format!("publisher_closed_{code}")),
+        Event::Push { .. } | Event::Other => {}
+    }
+}

@@ -1,0 +1,150 @@
+//! The receiving side of `pairs` and `fanout`: take pushes, measure latency
+//! from the stamp inside each message, check per-stream order, and ack
+//! every push; acks of one wake-up go out in one flush. A subscriber stops
+//! once it has every message its publisher got acknowledged (learned after
+//! the load through `expected`) or when the drain time is up.
+
+use std::collections::HashMap;
+
+use futures_util::{SinkExt, StreamExt};
+use tokio::sync::watch;
+
+use super::publisher::Gate;
+use super::Timing;
+use crate::clock;
+use crate::conn::{self, Event, Ws};
+use crate::payload;
+use crate::stats::WorkerResult;
+
+/// Per-stream order bookkeeping: the next expected sequence of each stream.
+#[derive(Default)]
+pub struct Order {
+    next: HashMap<u32, u64>,
+}
+
+impl Order {
+    /// Checks one message; counts `order_gap` or `order_duplicate` if it is
+    /// not the next one of its stream.
+    pub fn check(&mut self, stream: u32, seq: u64, res: &mut WorkerResult) {
+        let next = self.next.entry(stream).or_insert(0);
+        if seq == *next {
+            *next += 1;
+        } else if seq > *next {
+            res.error("order_gap");
+            *next = seq + 1;
+        } else {
+            res.error("order_duplicate");
+        }
+    }
+}
+
+/// What one subscriber does.
+pub struct Plan {
+    pub timing: Timing,
+    pub gate: Option<Gate>,
+    /// Set once the publishers are done: how many messages to expect in all.
+    pub expected: watch::Receiver<Option<u64>>,
+}
+
+/// Receives until every expected message is in or the drain time is up.
+pub async fn run(mut ws: Ws, mut plan: Plan, early: Vec<String>) -> WorkerResult {
+    let mut res = WorkerResult::default();
+    let mut order = Order::default();
+    let t = plan.timing;
+    for message in early {
+        take(&message, &t, &mut order, &mut res, plan.gate.as_ref());
+    }
+    loop {
+        let expected = *plan.expected.borrow();
+        if expected.is_some_and(|n| res.counter("delivered") >= n) || clock::now_ns() >= t.drain_end
+        {
+            break;
+        }
+        let first = tokio::select! {
+            m = ws.next() => m,
+            _ = clock::sleep_until(t.drain_end) => continue,
+            changed = plan.expected.changed() => {
+                if changed.is_err() {
+                    // The sender is gone without a count: wait out the drain time.
+                    plan.expected = watch::channel(None).1;
+                }
+                continue;
+            }
+        };
+        let mut next = first;
+        let mut acks = 0usize;
+        loop {
+            match next {
+                Some(Ok(m)) => match conn::classify(m) {
+                    Event::Push { id, message } => {
+                        take(&message, &t, &mut order, &mut res, plan.gate.as_ref());
+                        if ws.feed(conn::ack_frame(&id)).await.is_err() {
+                            res.error("ack_write");
+                            return res;
+                        }
+                        acks += 1;
+                    }
+                    Event::Closed(code) => {
+                        res.error(&format!("subscriber_closed_{code}"));
+                        return res;
+                    }
+                    _ => {}
+                },
+                Some(Err(e)) => {
+                    res.error(&format!("subscriber_{}", conn::error_kind(&e)));
+                    return res;
+                }
+                None => {
+                    res.error("subscriber_closed");
+                    return res;
+                }
+            }
+            match conn::ready_now(&mut ws) {
+                Some(m) => next = Some(m),
+                None => break,
+            }
+        }
+        if acks > 0 && ws.flush().await.is_err() {
+            res.error("ack_write");
+            return res;
+        }
+    }
+    conn::close(ws).await;
+    res
+}
+
+/// Accounts one received message.
+fn take(message: &str, t: &Timing, order: &mut Order, res: &mut WorkerResult, gate: Option<&Gate>) {
+    let now = clock::now_ns();
+    let Some(stamp) = payload::decode(message) else {
+        res.error("foreign_message");
+        return;
+    };
+    res.count("delivered", 1);
+    if t.in_window(now) {
+        res.count("delivered_window", 1);
+    }
+    if t.in_window(stamp.sent_ns) {
+        res.histo("e2e").record(now.saturating_sub(stamp.sent_ns));
+    }
+    order.check(stamp.stream, stamp.seq, res);
+    if let Some(g) = gate {
+        g.delivered(1);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn order_check_counts_gaps_and_duplicates() {
+        let mut o = Order::default();
+        let mut r = WorkerResult::default();
+        for s in [0, 1, 3, 3, 4] {
+            o.check(9, s, &mut r);
+        }
+        assert_eq!(r.errors.get("order_gap"), Some(&1));
+        assert_eq!(r.errors.get("order_duplicate"), Some(&1));
+    }
+}

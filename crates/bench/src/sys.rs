@@ -1,0 +1,126 @@
+//! What the operating system tells about processes: descriptor limits, CPU
+//! time of this process and of the server, and the server's memory.
+
+use std::path::Path;
+
+/// Raises the soft `RLIMIT_NOFILE` to the hard limit; returns the new soft limit.
+pub fn raise_fd_limit() -> u64 {
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: plain syscalls on a valid, owned struct.
+    unsafe {
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) != 0 {
+            return 0;
+        }
+        if lim.rlim_cur < lim.rlim_max {
+            let raised = libc::rlimit {
+                rlim_cur: lim.rlim_max,
+                rlim_max: lim.rlim_max,
+            };
+            if libc::setrlimit(libc::RLIMIT_NOFILE, &raised) == 0 {
+                return raised.rlim_cur;
+            }
+        }
+    }
+    lim.rlim_cur
+}
+
+/// CPU seconds (user + system, all threads) used by this process so far.
+pub fn self_cpu_secs() -> f64 {
+    // SAFETY: getrusage fills the zeroed struct we own.
+    let usage = unsafe {
+        let mut u: libc::rusage = std::mem::zeroed();
+        libc::getrusage(libc::RUSAGE_SELF, &mut u);
+        u
+    };
+    let tv = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
+    tv(usage.ru_utime) + tv(usage.ru_stime)
+}
+
+/// CPU seconds (utime + stime) of process `pid`, from `/proc/<pid>/stat`.
+pub fn proc_cpu_secs(pid: u32) -> Option<f64> {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    parse_stat_cpu_ticks(&text).map(|ticks| ticks as f64 / clock_ticks())
+}
+
+/// utime + stime in ticks from a `/proc/<pid>/stat` line. The command name
+/// may contain spaces and parentheses, so fields are counted after the last `)`.
+fn parse_stat_cpu_ticks(stat: &str) -> Option<u64> {
+    let rest = &stat[stat.rfind(')')? + 1..];
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    // After the name: state is field 3 overall, utime 14 and stime 15.
+    let utime: u64 = fields.get(11)?.parse().ok()?;
+    let stime: u64 = fields.get(12)?.parse().ok()?;
+    Some(utime + stime)
+}
+
+fn clock_ticks() -> f64 {
+    // SAFETY: sysconf has no preconditions.
+    let t = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
+    if t > 0 {
+        t as f64
+    } else {
+        100.0
+    }
+}
+
+/// Resident memory of a process, from `/proc/<pid>/status`, in bytes.
+#[derive(Clone, Copy, Debug, Default, serde::Serialize, serde::Deserialize)]
+pub struct Memory {
+    /// `VmRSS`: everything resident, including shared file mappings.
+    pub rss: u64,
+    /// `RssAnon`: anonymous resident pages, i.e. heap and stacks.
+    pub rss_anon: u64,
+}
+
+/// Reads `VmRSS` and `RssAnon` of `pid`.
+pub fn proc_memory(pid: u32) -> Option<Memory> {
+    let text =
+        std::fs::read_to_string(Path::new("/proc").join(pid.to_string()).join("status")).ok()?;
+    parse_status_memory(&text)
+}
+
+fn parse_status_memory(text: &str) -> Option<Memory> {
+    let field = |name: &str| -> Option<u64> {
+        let line = text.lines().find(|l| l.starts_with(name))?;
+        let kb: u64 = line[name.len()..].split_whitespace().next()?.parse().ok()?;
+        Some(kb * 1024)
+    };
+    Some(Memory {
+        rss: field("VmRSS:")?,
+        rss_anon: field("RssAnon:").unwrap_or(0),
+    })
+}
+
+/// Number of CPUs this process may run on.
+pub fn cpus() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stat_line_with_odd_name_parses() {
+        let line = "1234 (a) b (c)) S 1 1 1 0 -1 4194560 100 0 0 0 250 50 0 0 20 0 3 0 10 1000 50";
+        assert_eq!(parse_stat_cpu_ticks(line), Some(300));
+    }
+
+    #[test]
+    fn status_memory_parses() {
+        let text = "Name:\tx\nVmRSS:\t    2048 kB\nRssAnon:\t    1024 kB\n";
+        let m = parse_status_memory(text).unwrap();
+        assert_eq!((m.rss, m.rss_anon), (2048 * 1024, 1024 * 1024));
+    }
+
+    #[test]
+    fn own_process_is_readable() {
+        let pid = std::process::id();
+        assert!(proc_cpu_secs(pid).is_some());
+        assert!(proc_memory(pid).unwrap().rss > 0);
+        assert!(self_cpu_secs() >= 0.0);
+    }
+}
