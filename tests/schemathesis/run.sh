@@ -19,81 +19,31 @@
 set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-ROOT="$(cd "$HERE/../.." && pwd)"
 VENV="$HERE/.venv"
 REPORTS="$HERE/reports"
-REQUIREMENTS="$HERE/requirements.txt"
-SPEC="$ROOT/docs/openapi.yaml"
 RUN_TIMEOUT_SECS=300
 
 say() { printf 'schemathesis: %s\n' "$*"; }
+# shellcheck source=../lib/common.sh
+source "$HERE/../lib/common.sh"
+SPEC="$ROOT/docs/openapi.yaml"
 
-# One run at a time per checkout: runs share the venv and the reports folder.
-exec 9>"$HERE/.run.lock"
-if ! flock -n 9; then
-    say "another run holds $HERE/.run.lock; waiting for it"
-    flock -w 600 9 || { say "gave up waiting for the lock" >&2; exit 1; }
-fi
+take_lock
+ensure_venv "$VENV" "$HERE/requirements.txt" schemathesis
+relay_binary
 
-# --- Python venv with pinned schemathesis --------------------------------------
-stamp="$VENV/.requirements.sha256"
-want="$(sha256sum "$REQUIREMENTS" | cut -d' ' -f1)"
-if ! "$VENV/bin/python" -c 'import sys' 2>/dev/null; then
-    say "creating venv at $VENV"
-    rm -rf "$VENV"
-    "${PYTHON:-python3}" -m venv "$VENV"
-fi
-if [[ "$(cat "$stamp" 2>/dev/null)" != "$want" ]] || ! "$VENV/bin/python" -c 'import schemathesis' 2>/dev/null; then
-    say "installing $(grep -v '^#' "$REQUIREMENTS" | xargs) into the venv"
-    "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check -r "$REQUIREMENTS"
-    printf '%s\n' "$want" >"$stamp"
-fi
-
-# --- Relay binary -----------------------------------------------------------------
-if [[ -n "${RELAYBOX_BIN:-}" ]]; then
-    BIN="$RELAYBOX_BIN"
-else
-    say "building relaybox (cargo build --locked -p relaybox)"
-    (cd "$ROOT" && cargo build --locked --quiet -p relaybox)
-    target_dir="${CARGO_TARGET_DIR:-target}"
-    [[ "$target_dir" = /* ]] || target_dir="$ROOT/$target_dir"
-    BIN="$target_dir/debug/relaybox"
-fi
-if [[ ! -x "$BIN" ]]; then
-    say "relay binary $BIN is missing or not executable" >&2
-    exit 1
-fi
-
-# --- Start the relay on a free port ------------------------------------------------
 rm -rf "$REPORTS"
 mkdir -p "$REPORTS"
 DATA="$(mktemp -d "${TMPDIR:-/tmp}/relaybox-schemathesis.XXXXXX")"
-RELAY_OUT="$REPORTS/relay.stdout"
-RELAY_PID=""
 cleanup() {
-    if [[ -n "$RELAY_PID" ]] && kill -0 "$RELAY_PID" 2>/dev/null; then
-        kill "$RELAY_PID" 2>/dev/null || true
-        wait "$RELAY_PID" 2>/dev/null || true
-    fi
+    stop_relay || true
     rm -rf "$DATA"
 }
 trap cleanup EXIT
 
-# Only this run's settings: nothing leaks in from the caller's shell. The rate
-# limit is off so that the generated traffic is not answered 429.
-while IFS= read -r var; do unset "$var"; done < <(env | sed -n 's/^\(RELAYBOX_[A-Z0-9_]*\)=.*/\1/p')
-RUST_LOG=warn RELAYBOX_ATTEST_REQUESTS_PER_SEC=0 \
-    "$BIN" serve --listen 127.0.0.1:0 --data-dir "$DATA/data" \
-    >"$RELAY_OUT" 2>"$REPORTS/relay.log" &
-RELAY_PID=$!
-ADDR=""
-for _ in $(seq 1 300); do
-    ADDR="$(sed -n 's/^RELAYBOX_LISTEN=//p' "$RELAY_OUT" | head -n1)"
-    [[ -n "$ADDR" ]] && break
-    kill -0 "$RELAY_PID" 2>/dev/null || { say "relay exited at start:"; cat "$REPORTS/relay.log" >&2; exit 1; }
-    sleep 0.1
-done
-[[ -n "$ADDR" ]] || { say "relay did not print RELAYBOX_LISTEN in 30 s" >&2; exit 1; }
+# The rate limit is off so that the generated traffic is not answered 429.
+start_relay "$REPORTS/relay.stdout" "$REPORTS/relay.log" "$DATA/data" \
+    RUST_LOG=warn RELAYBOX_ATTEST_REQUESTS_PER_SEC=0
 say "relay listening on $ADDR"
 
 # --- Run ---------------------------------------------------------------------------

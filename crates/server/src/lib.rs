@@ -13,6 +13,7 @@ pub mod delivery;
 pub mod http;
 pub mod hub;
 pub mod metrics;
+pub mod query;
 pub mod ratelimit;
 pub mod relay;
 pub mod rpc;

@@ -116,40 +116,9 @@ impl<'a> Fields<'a> {
     }
 }
 
-/// `application/x-www-form-urlencoded` query pairs, percent-decoded.
-/// Invalid UTF-8 after decoding is replaced, never an error.
+/// The request's query pairs, percent-decoded (see [`crate::query`]).
 pub fn query_pairs(query: Option<&str>) -> Vec<(String, String)> {
-    query
-        .unwrap_or("")
-        .split('&')
-        .filter(|p| !p.is_empty())
-        .map(|pair| {
-            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-            (decode(k), decode(v))
-        })
-        .collect()
-}
-
-fn decode(s: &str) -> String {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'+' => out.push(b' '),
-            b'%' => match (bytes.get(i + 1), bytes.get(i + 2)) {
-                (Some(&h), Some(&l)) if h.is_ascii_hexdigit() && l.is_ascii_hexdigit() => {
-                    let hex = |c: u8| (c as char).to_digit(16).unwrap_or(0) as u8;
-                    out.push(hex(h) << 4 | hex(l));
-                    i += 2;
-                }
-                _ => out.push(b'%'),
-            },
-            b => out.push(b),
-        }
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
+    crate::query::parse_query(query.unwrap_or(""))
 }
 
 #[cfg(test)]

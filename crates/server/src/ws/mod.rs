@@ -7,7 +7,12 @@ pub mod echo;
 pub mod handshake;
 pub mod upgrade;
 
+use http_body_util::Full;
+use hyper::body::Bytes;
+use hyper::header::{CONNECTION, SEC_WEBSOCKET_ACCEPT, UPGRADE};
+use hyper::{Response, StatusCode};
 use tokio_tungstenite::tungstenite::error::{CapacityError, Error as WsError};
+use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::protocol::{CloseFrame, WebSocketConfig};
 
@@ -26,6 +31,17 @@ pub fn close_for_read_error(err: &WsError) -> Option<CloseFrame> {
         code: CloseCode::from(code),
         reason: reason.into(),
     })
+}
+
+/// The `101 Switching Protocols` answer to a validated upgrade request.
+pub fn switching_protocols(key: &str) -> Response<Full<Bytes>> {
+    Response::builder()
+        .status(StatusCode::SWITCHING_PROTOCOLS)
+        .header(UPGRADE, "websocket")
+        .header(CONNECTION, "Upgrade")
+        .header(SEC_WEBSOCKET_ACCEPT, derive_accept_key(key.as_bytes()))
+        .body(Full::new(Bytes::new()))
+        .expect("static response parts are valid")
 }
 
 /// Socket settings shared by the relay and the echo endpoint: small buffers

@@ -9,10 +9,8 @@ use std::sync::Arc;
 
 use http_body_util::Full;
 use hyper::body::{Bytes, Incoming};
-use hyper::header::{CONNECTION, SEC_WEBSOCKET_ACCEPT, UPGRADE};
 use hyper::{Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
-use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::protocol::{CloseFrame, Role};
 use tokio_tungstenite::WebSocketStream;
@@ -86,13 +84,7 @@ pub fn handle(mut req: Request<Incoming>, relay: Arc<Relay>) -> Response<Full<By
             Err(rejection) => close_with_auth_error(ws, rejection).await,
         }
     });
-    Response::builder()
-        .status(StatusCode::SWITCHING_PROTOCOLS)
-        .header(UPGRADE, "websocket")
-        .header(CONNECTION, "Upgrade")
-        .header(SEC_WEBSOCKET_ACCEPT, derive_accept_key(key.as_bytes()))
-        .body(Full::new(Bytes::new()))
-        .expect("static response parts are valid")
+    super::switching_protocols(&key)
 }
 
 async fn close_with_auth_error<S>(mut ws: WebSocketStream<S>, rejection: Rejection)
