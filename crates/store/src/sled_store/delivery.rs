@@ -210,21 +210,29 @@ impl SledStore {
             new_cursor = seq;
         }
 
-        let mut batch = sled::Batch::default();
+        // Single writes, not a batch (a sled 0.34 batch seals an IO buffer
+        // each time). Cursor first: a crash that keeps it but not the
+        // removals below leaves ack keys at or under the cursor, which every
+        // reader ignores and the next advance deletes.
         if new_cursor > cursor {
-            batch.insert(&keys::cursor(ch, topic)[..], &new_cursor.to_be_bytes()[..]);
+            self.tree
+                .insert(&keys::cursor(ch, topic)[..], &new_cursor.to_be_bytes()[..])?;
             // Stored acks the cursor passed, including orphans of swept
             // messages, are now implied by the cursor.
             let first = keys::ack(ch, topic, from);
             let last = keys::ack(ch, topic, new_cursor);
-            for key in self.tree.range(&first[..]..=&last[..]).keys() {
-                batch.remove(key?);
+            let passed: Vec<_> = self
+                .tree
+                .range(&first[..]..=&last[..])
+                .keys()
+                .collect::<std::result::Result<_, _>>()?;
+            for key in passed {
+                self.tree.remove(key)?;
             }
         }
         for &seq in fresh.range(new_cursor.saturating_add(1)..) {
-            batch.insert(&keys::ack(ch, topic, seq)[..], &[][..]);
+            self.tree.insert(&keys::ack(ch, topic, seq)[..], &[][..])?;
         }
-        self.tree.apply_batch(batch)?;
         Ok(())
     }
 }

@@ -73,6 +73,27 @@ pub(crate) fn message_prefix(topic: &TopicKey) -> [u8; 33] {
     build(MESSAGE, &[&topic.0])
 }
 
+/// `m`: prefix of every message.
+pub(crate) fn message_prefix_all() -> [u8; 1] {
+    [MESSAGE]
+}
+
+/// Topic and seq of any message key.
+pub(crate) fn parse_message(key: &[u8]) -> Option<(TopicKey, u64)> {
+    if key.len() != 41 || key[0] != MESSAGE {
+        return None;
+    }
+    Some((read_topic(&key[1..33])?, read_u64(&key[33..])?))
+}
+
+/// Topic of a `t|topic` key.
+pub(crate) fn parse_topic_meta(key: &[u8]) -> Option<TopicKey> {
+    if key.len() != 33 || key[0] != TOPIC_META {
+        return None;
+    }
+    read_topic(&key[1..])
+}
+
 /// Seq of a message key, checking that it belongs to `topic`.
 pub(crate) fn message_seq(key: &[u8], topic: &TopicKey) -> Option<u64> {
     if key.len() != 41 || key[0] != MESSAGE || key[1..33] != topic.0 {

@@ -49,6 +49,17 @@ impl SledStore {
         }
     }
 
+    /// Writes a topic's meta record directly (the unbatched append path).
+    pub(super) fn write_meta(&self, topic: &TopicKey, m: TopicMeta) -> Result<()> {
+        let key = keys::topic_meta(topic);
+        if m.count == 0 {
+            self.tree.remove(&key[..])?;
+        } else {
+            self.tree.insert(&key[..], &codec::encode_meta(m)[..])?;
+        }
+        Ok(())
+    }
+
     /// Mirrors an applied meta change into the cache and the counters.
     /// `before` is what [`meta_locked`](Self::meta_locked) returned.
     pub(super) fn commit_meta(&self, topic: &TopicKey, before: Option<TopicMeta>, m: TopicMeta) {
@@ -79,7 +90,7 @@ impl SledStore {
     }
 
     /// Recounts a topic from its message records after its meta was lost.
-    fn rebuild_meta(&self, topic: &TopicKey) -> Result<Option<TopicMeta>> {
+    pub(super) fn rebuild_meta(&self, topic: &TopicKey) -> Result<Option<TopicMeta>> {
         let mut m = TopicMeta::default();
         for item in self.tree.scan_prefix(keys::message_prefix(topic)) {
             let (key, _) = item?;

@@ -1,10 +1,12 @@
 //! The sled backend: [`SledStore`].
 //!
-//! Everything lives in one tree (see `keys`) so each logical change is one
-//! atomic `apply_batch`. Responsibilities are split by file:
+//! Everything lives in one tree (see `keys`). Appends and acks write their
+//! keys one by one, in an order whose crash prefixes `recovery` completes;
+//! rarer multi-key changes use one atomic `apply_batch`. By file:
 //! `publish` (append + dedup + limits), `meta` (cached per-topic counters),
 //! `delivery` (pending / ack / fetch), `subs` (subscriptions),
-//! `sweep` (expiry), `commit` (group-commit flushing), `stats` (counters).
+//! `sweep` (expiry), `commit` (group-commit flushing), `stats` (counters),
+//! `recovery` (completing appends a crash cut short).
 //!
 //! sled calls are synchronous and fast for the small operations done here,
 //! so the async trait methods run them inline; the only slow operation,
@@ -17,6 +19,7 @@ mod keys;
 mod locks;
 mod meta;
 mod publish;
+mod recovery;
 mod stats;
 mod subs;
 mod sweep;
@@ -106,7 +109,10 @@ impl SledStore {
         }
         let mut sled_cfg = sled::Config::new()
             .path(&cfg.path)
-            .cache_capacity(cfg.cache_capacity_bytes);
+            .cache_capacity(cfg.cache_capacity_bytes)
+            // LowSpace (the default) rewrites segments eagerly to save disk;
+            // the mailbox is write-heavy and short-lived, so favour throughput.
+            .mode(sled::Mode::HighThroughput);
         if let Some(ms) = cfg.flush_every_ms {
             if ms == 0 {
                 return Err(Error::InvalidConfig("flush_every_ms must be > 0".into()));
@@ -115,6 +121,13 @@ impl SledStore {
         }
         let db = sled_cfg.open()?;
         let tree = db.open_tree(MAILBOX_TREE)?;
+        let recovery = Self::recover(&tree)?;
+        if !recovery.clean {
+            tracing::info!(
+                ?recovery,
+                "previous run did not close cleanly; indexes checked"
+            );
+        }
         let counters = Counters::scan(&tree)?;
         let committer = Committer::spawn(&runtime, db.clone());
         tracing::info!(path = %cfg.path.display(), recovered = db.was_recovered(), "mailbox store opened");
@@ -231,6 +244,7 @@ impl MailboxStore for SledStore {
         // sure whatever was written before the flag flipped is on disk.
         self.closed.store(true, Ordering::Release);
         self.committer.shutdown().await;
+        self.mark_clean()?;
         self.db.flush_async().await?;
         Ok(())
     }

@@ -60,14 +60,6 @@ impl SledStore {
             }
         }
 
-        let mut batch = sled::Batch::default();
-        let mut removed = 0u64;
-        for &seq in &doomed {
-            if self.stage_delete(&mut batch, &topic, seq)? {
-                removed += 1;
-            }
-        }
-
         // sled ids start at 0; seqs start at 1 so 0 can mean "none".
         let seq = self.db.generate_id()?.saturating_add(1);
         let record = codec::encode_message(&RecordFields {
@@ -80,18 +72,40 @@ impl SledStore {
             attestation: msg.attestation.as_deref(),
             message: &msg.message,
         });
-        batch.insert(&keys::message(&topic, seq)[..], record);
-        // Inserted after any staged delete of the same key, so it wins.
         let dedup = codec::encode_dedup(DedupEntry { seq, expires_at_ms });
-        batch.insert(&keys::dedup(&topic, &hash)[..], &dedup[..]);
-        batch.insert(&keys::expiry(expires_at_ms, &topic, seq)[..], &[][..]);
-        let after = TopicMeta {
-            count: meta.count.saturating_sub(removed) + 1,
+        let mut after = TopicMeta {
+            count: meta.count + 1,
             last_seq: seq,
         };
-        self.stage_meta(&mut batch, &topic, after);
-
-        self.tree.apply_batch(batch)?;
+        if doomed.is_empty() {
+            // The common case writes its records one by one: in sled 0.34
+            // every apply_batch seals an IO buffer, which made appends about
+            // 13x slower and wrote 3x the bytes. The order (message, dedup,
+            // expiry, meta) is chosen so that every prefix a crash can leave
+            // is one that `recovery` completes at the next open.
+            self.tree.insert(&keys::message(&topic, seq)[..], record)?;
+            self.tree
+                .insert(&keys::dedup(&topic, &hash)[..], &dedup[..])?;
+            self.tree
+                .insert(&keys::expiry(expires_at_ms, &topic, seq)[..], &[][..])?;
+            self.write_meta(&topic, after)?;
+        } else {
+            // Rare (replacing expired copies): one atomic batch.
+            let mut batch = sled::Batch::default();
+            let mut removed = 0u64;
+            for &old in &doomed {
+                if self.stage_delete(&mut batch, &topic, old)? {
+                    removed += 1;
+                }
+            }
+            after.count = meta.count.saturating_sub(removed) + 1;
+            batch.insert(&keys::message(&topic, seq)[..], record);
+            // Inserted after any staged delete of the same key, so it wins.
+            batch.insert(&keys::dedup(&topic, &hash)[..], &dedup[..]);
+            batch.insert(&keys::expiry(expires_at_ms, &topic, seq)[..], &[][..]);
+            self.stage_meta(&mut batch, &topic, after);
+            self.tree.apply_batch(batch)?;
+        }
         self.commit_meta(&topic, before, after);
 
         Ok(Appended {
