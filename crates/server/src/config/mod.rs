@@ -180,7 +180,7 @@ impl Default for WebSocketConfig {
         WebSocketConfig {
             ping_interval_ms: 20_000,
             idle_timeout_ms: 60_000,
-            read_buffer_bytes: 4096,
+            read_buffer_bytes: 2048,
             write_buffer_bytes: 16 * 1024,
         }
     }
