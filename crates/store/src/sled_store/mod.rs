@@ -119,7 +119,7 @@ impl SledStore {
             }
             sled_cfg = sled_cfg.flush_every_ms(Some(ms));
         }
-        let db = sled_cfg.open()?;
+        let db = open_with_retry(&sled_cfg)?;
         let tree = db.open_tree(MAILBOX_TREE)?;
         let recovery = Self::recover(&tree)?;
         if !recovery.clean {
@@ -247,5 +247,24 @@ impl MailboxStore for SledStore {
         self.mark_clean()?;
         self.db.flush_async().await?;
         Ok(())
+    }
+}
+
+/// Opens sled, waiting up to two seconds for its file lock: sled's IO
+/// threads release the lock a moment after the last handle of a previous
+/// open (in this process, or a relay that is just exiting) is dropped.
+fn open_with_retry(cfg: &sled::Config) -> Result<sled::Db> {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(2);
+    loop {
+        match cfg.open() {
+            // sled reports it as ErrorKind::Other with this text.
+            Err(sled::Error::Io(e))
+                if e.to_string().contains("could not acquire lock")
+                    && std::time::Instant::now() < deadline =>
+            {
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            other => return Ok(other?),
+        }
     }
 }
