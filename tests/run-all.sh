@@ -1,12 +1,21 @@
 #!/usr/bin/env bash
 # The whole Relaybox test suite: lints, Rust unit and integration tests, the
 # JS interop test with the official WalletConnect client, the WebSocket
-# conformance run and the OpenAPI property tests of the attestation endpoints. Installs what it needs (npm ci, a Python venv) on a fresh
-# machine. This is the README's test command; .ci/run runs exactly this.
+# conformance run and the OpenAPI property tests of the attestation endpoints. Installs what it needs (npm ci, a Python venv,
+# redis-server for cluster mode) on a fresh machine. This is the README's test command; .ci/run runs exactly this.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 step() { printf '\n==> %s\n' "$*"; }
+
+step "redis-server for the cluster-mode tests (installed with apt-get when missing)"
+if ! command -v redis-server >/dev/null 2>&1; then
+  SUDO=""
+  if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+  $SUDO apt-get update
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y redis-server
+fi
+redis-server --version
 
 step "cargo fmt --check"
 cargo fmt --all -- --check

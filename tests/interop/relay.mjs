@@ -1,6 +1,7 @@
 // Starts a Relaybox binary for one test: fresh temp data dir, port 0.
 //
 //   const relay = await startRelay();
+//   const node = await startRelay({ env: { RELAYBOX_STORE_BACKEND: "redis", ... } });
 //   relay.url        ws://127.0.0.1:PORT (what clients should use)
 //   await relay.restart()   same data dir, same port
 //   await relay.stop()      kills it and removes the data dir
@@ -41,10 +42,10 @@ process.on("exit", () => {
   }
 });
 
-function spawnRelay({ listen, dataDir, publicUrl, label, logs }) {
+function spawnRelay({ listen, dataDir, publicUrl, label, logs, extraEnv }) {
   const args = ["serve", "--listen", listen, "--data-dir", dataDir];
   if (publicUrl) args.push("--public-url", publicUrl);
-  const env = { ...process.env };
+  const env = { ...process.env, ...extraEnv };
   delete env.RELAYBOX_BIN;
   delete env.RELAYBOX_INTEROP_TRACE;
   delete env.RELAYBOX_INTEROP_LOG;
@@ -202,7 +203,7 @@ function startProxy(getTargetPort, trace) {
 
 // ---------- public API ---------------------------------------------------- //
 
-export async function startRelay({ label = "relay" } = {}) {
+export async function startRelay({ label = "relay", env: extraEnv = {} } = {}) {
   const dataDir = mkdtempSync(path.join(os.tmpdir(), "relaybox-interop-"));
   const logs = [];
   const traceOn = process.env.RELAYBOX_INTEROP_TRACE === "1";
@@ -219,7 +220,7 @@ export async function startRelay({ label = "relay" } = {}) {
   let child = null;
   let stopped = false;
   const launch = async (listen) => {
-    const r = await spawnRelay({ listen, dataDir, publicUrl, label, logs });
+    const r = await spawnRelay({ listen, dataDir, publicUrl, label, logs, extraEnv });
     child = r.child;
     relayPort = Number(r.addr.split(":").pop());
   };

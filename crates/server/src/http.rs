@@ -38,12 +38,15 @@ pub async fn handle(
     Ok(match path {
         "/health" if get => json_response(StatusCode::OK, serde_json::json!({ "status": "ok" })),
         "/ready" if get => {
-            if relay.readiness.get() {
+            // Ready while taking clients and while the store answers (with
+            // Redis: Redis is reachable and this node's pub/sub is up).
+            let store_ok = relay.store.health().await.is_ok();
+            if relay.readiness.get() && store_ok {
                 json_response(StatusCode::OK, serde_json::json!({ "ready": true }))
             } else {
                 json_response(
                     StatusCode::SERVICE_UNAVAILABLE,
-                    serde_json::json!({ "ready": false }),
+                    serde_json::json!({ "ready": false, "store": if store_ok { "ok" } else { "unavailable" } }),
                 )
             }
         }

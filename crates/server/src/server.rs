@@ -1,4 +1,5 @@
-//! Start-up and the accept loops: validate, open the store, bind, serve HTTP/1
+//! Start-up and the accept loops: validate, open the store (sled, or Redis in
+//! cluster mode), bind, serve HTTP/1
 //! with upgrades on every accepted socket, and shut down in order.
 
 use std::net::SocketAddr;
@@ -9,11 +10,11 @@ use anyhow::Context;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioIo, TokioTimer};
-use relaybox_store::{SledAttestationStore, SledConfig, SledStore};
+use relaybox_store::{AttestationStore, MailboxStore, SledAttestationStore, SledConfig, SledStore};
 use tokio::net::TcpListener;
 
-use crate::config::Config;
-use crate::hub::LocalHub;
+use crate::config::{Config, StoreBackend};
+use crate::hub::{FanOut, LocalHub};
 use crate::relay::Relay;
 use crate::shutdown::Shutdown;
 
@@ -27,17 +28,7 @@ pub struct RunningServer {
 /// Validates `config`, opens the store, binds and starts serving.
 pub async fn start(config: Config) -> anyhow::Result<RunningServer> {
     config.validate()?;
-    let data_dir = &config.server.data_dir;
-    std::fs::create_dir_all(data_dir)
-        .with_context(|| format!("creating data dir {}", data_dir.display()))?;
-    let store = SledStore::open(SledConfig {
-        path: data_dir.join("relay.sled"),
-        cache_capacity_bytes: config.store.cache_capacity_mb * 1024 * 1024,
-        max_messages_per_topic: config.limits.max_messages_per_topic,
-        flush_every_ms: None,
-    })
-    .with_context(|| format!("opening store in {}", data_dir.display()))?;
-    let attest = SledAttestationStore::open(&store).context("opening the attestation store")?;
+    let (store, attest, hub) = open_backend(&config).await?;
 
     let listener = TcpListener::bind(config.listen_addr()?)
         .await
@@ -58,7 +49,7 @@ pub async fn start(config: Config) -> anyhow::Result<RunningServer> {
     let relay = Arc::new(Relay::new(
         config,
         store,
-        Arc::new(LocalHub::new()),
+        hub,
         audiences,
         crate::metrics::install(),
         local_addr,
@@ -107,6 +98,34 @@ impl RunningServer {
         tracing::info!("relay stopped");
         Ok(())
     }
+}
+
+/// The mailbox store, attestation store and fan-out of the configured backend.
+async fn open_backend(
+    config: &Config,
+) -> anyhow::Result<(
+    Arc<dyn MailboxStore>,
+    Arc<dyn AttestationStore>,
+    Arc<dyn FanOut>,
+)> {
+    if config.store.backend == StoreBackend::Redis {
+        let backend = relaybox_redis::RedisBackend::connect(config.redis_config())
+            .await
+            .context("connecting to redis (store.backend = \"redis\")")?;
+        return Ok((backend.store, backend.attest, backend.fanout));
+    }
+    let data_dir = &config.server.data_dir;
+    std::fs::create_dir_all(data_dir)
+        .with_context(|| format!("creating data dir {}", data_dir.display()))?;
+    let store = SledStore::open(SledConfig {
+        path: data_dir.join("relay.sled"),
+        cache_capacity_bytes: config.store.cache_capacity_mb * 1024 * 1024,
+        max_messages_per_topic: config.limits.max_messages_per_topic,
+        flush_every_ms: None,
+    })
+    .with_context(|| format!("opening store in {}", data_dir.display()))?;
+    let attest = SledAttestationStore::open(&store).context("opening the attestation store")?;
+    Ok((store, attest, Arc::new(LocalHub::new())))
 }
 
 async fn accept_loop(listener: TcpListener, relay: Arc<Relay>, admin_only: bool) {

@@ -14,6 +14,10 @@ pub enum Error {
     /// The embedded database failed (I/O, or sled's own corruption checks).
     #[error("storage error: {0}")]
     Storage(#[from] sled::Error),
+    /// A networked backend (Redis) failed or could not be reached; the
+    /// gateway answers `StorageError`. The string is for the log only.
+    #[error("backend error: {0}")]
+    Backend(String),
     /// A record could not be decoded; the string says which one.
     #[error("corrupt record: {0}")]
     Corrupt(String),

@@ -16,11 +16,16 @@
 //!   [`MailboxStore::sync`], which batches many callers into one flush
 //!   (group commit) so durability does not cost one fsync per publish.
 //!
+//! The [`fanout`] module holds the wake-up side of the contract: the
+//! [`FanOut`] trait the gateway announces through, and [`LocalHub`], its
+//! single-node implementation.
+//!
 //! The [`attest`] module stores the async-attestation relay's requests in
 //! their own trees of the same database, behind the [`AttestationStore`] trait.
 
 pub mod attest;
 mod error;
+pub mod fanout;
 mod sled_store;
 mod types;
 
@@ -29,6 +34,7 @@ pub use attest::{
     ListPage, ListQuery, NewAttestation, SledAttestationStore, Status,
 };
 pub use error::{Error, Result};
+pub use fanout::{Delivery, FanOut, LocalHub, Subscriber};
 pub use sled_store::{
     CommitStats, SledConfig, SledStore, DEFAULT_CACHE_CAPACITY_BYTES,
     DEFAULT_MAX_MESSAGES_PER_TOPIC, MAILBOX_TREE,
@@ -112,4 +118,11 @@ pub trait MailboxStore: Send + Sync + 'static {
 
     /// Flush everything (shutdown). Later calls fail with [`Error::Closed`].
     async fn close(&self) -> Result<()>;
+
+    /// Whether the store can serve requests right now (readiness). An
+    /// embedded store is healthy while it is open; a networked one checks
+    /// that its server answers. Must return within about a second.
+    async fn health(&self) -> Result<()> {
+        Ok(())
+    }
 }

@@ -82,9 +82,26 @@ pub struct WebSocketConfig {
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct StoreConfig {
+    pub backend: StoreBackend,
     pub cache_capacity_mb: u64,
     pub sweep_interval_ms: u64,
     pub sweep_batch: usize,
+    pub redis_url: String,
+    pub redis_cluster_nodes: Vec<String>,
+    pub redis_require_fsync: bool,
+    pub redis_wait_replicas: u32,
+    pub redis_wait_aof: bool,
+    pub redis_wait_timeout_ms: u64,
+    pub redis_timeout_ms: u64,
+}
+
+/// Where mailboxes live: the embedded sled database (one node) or Redis
+/// (several nodes sharing state; see the README's cluster mode).
+#[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum StoreBackend {
+    Sled,
+    Redis,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
@@ -189,9 +206,17 @@ impl Default for WebSocketConfig {
 impl Default for StoreConfig {
     fn default() -> Self {
         StoreConfig {
+            backend: StoreBackend::Sled,
             cache_capacity_mb: 64,
             sweep_interval_ms: 1000,
             sweep_batch: 10_000,
+            redis_url: "redis://127.0.0.1:6379".into(),
+            redis_cluster_nodes: Vec::new(),
+            redis_require_fsync: true,
+            redis_wait_replicas: 0,
+            redis_wait_aof: false,
+            redis_wait_timeout_ms: 1000,
+            redis_timeout_ms: relaybox_redis::DEFAULT_TIMEOUT_MS,
         }
     }
 }
@@ -382,6 +407,11 @@ impl Config {
         if self.store.sweep_interval_ms == 0 || self.store.sweep_batch == 0 {
             return bad("store.sweep_interval_ms and store.sweep_batch must be > 0".into());
         }
+        if self.store.backend == StoreBackend::Redis {
+            self.redis_config()
+                .validate()
+                .map_err(|e| ConfigError::Invalid(format!("store.redis_*: {e}")))?;
+        }
         crate::attest::validate_config(&self.attest).map_err(ConfigError::Invalid)?;
         if tracing_subscriber::EnvFilter::try_new(&self.log.level).is_err() {
             return bad(format!(
@@ -390,6 +420,20 @@ impl Config {
             ));
         }
         Ok(())
+    }
+
+    /// The Redis backend's settings (used when `store.backend = "redis"`).
+    pub fn redis_config(&self) -> relaybox_redis::RedisConfig {
+        let s = &self.store;
+        let mut cfg = relaybox_redis::RedisConfig::standalone(s.redis_url.clone());
+        cfg.cluster_nodes = s.redis_cluster_nodes.clone();
+        cfg.max_messages_per_topic = self.limits.max_messages_per_topic;
+        cfg.require_fsync = s.redis_require_fsync;
+        cfg.wait_replicas = s.redis_wait_replicas;
+        cfg.wait_aof = s.redis_wait_aof;
+        cfg.wait_timeout_ms = s.redis_wait_timeout_ms;
+        cfg.timeout_ms = s.redis_timeout_ms;
+        cfg
     }
 
     pub fn listen_addr(&self) -> Result<SocketAddr, std::net::AddrParseError> {

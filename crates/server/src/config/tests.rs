@@ -74,7 +74,7 @@ fn unknown_file_keys_are_errors() {
 
 #[test]
 fn validate_rejects_bad_values() {
-    let cases: [fn(&mut Config); 10] = [
+    let cases: [fn(&mut Config); 14] = [
         (|c: &mut Config| c.server.listen = "nope".into()),
         (|c: &mut Config| c.server.public_urls = vec!["ftp://x".into()]),
         (|c: &mut Config| c.limits.ttl_min_secs = 60),
@@ -85,10 +85,59 @@ fn validate_rejects_bad_values() {
         (|c: &mut Config| c.websocket.idle_timeout_ms = 1),
         (|c: &mut Config| c.log.level = "info,[".into()),
         (|c: &mut Config| c.limits.send_queue = 0),
+        (|c: &mut Config| {
+            c.store.backend = StoreBackend::Redis;
+            c.store.redis_url = "http://x".into();
+        }),
+        (|c: &mut Config| {
+            c.store.backend = StoreBackend::Redis;
+            c.store.redis_cluster_nodes = vec!["not a url".into()];
+        }),
+        (|c: &mut Config| {
+            c.store.backend = StoreBackend::Redis;
+            c.store.redis_timeout_ms = 0;
+        }),
+        (|c: &mut Config| {
+            c.store.backend = StoreBackend::Redis;
+            c.store.redis_wait_replicas = 1;
+            c.store.redis_wait_timeout_ms = 0;
+        }),
     ];
     for (i, mutate) in cases.iter().enumerate() {
         let mut cfg = Config::default();
         mutate(&mut cfg);
         assert!(cfg.validate().is_err(), "case {i} should fail validation");
     }
+}
+
+#[test]
+fn redis_backend_from_the_environment() {
+    let env = vars(&[
+        ("RELAYBOX_STORE_BACKEND", "redis"),
+        ("RELAYBOX_STORE_REDIS_URL", "redis://10.0.0.5:6380"),
+        ("RELAYBOX_STORE_REDIS_WAIT_REPLICAS", "1"),
+    ]);
+    let cfg = Config::load_from(None, &env, &Overrides::default()).unwrap();
+    assert_eq!(cfg.store.backend, StoreBackend::Redis);
+    cfg.validate().unwrap();
+    let r = cfg.redis_config();
+    assert_eq!(r.url, "redis://10.0.0.5:6380");
+    assert_eq!(r.wait_replicas, 1);
+    assert!(!r.is_cluster());
+    let env = vars(&[
+        ("RELAYBOX_STORE_BACKEND", "redis"),
+        (
+            "RELAYBOX_STORE_REDIS_CLUSTER_NODES",
+            "redis://a:7000,redis://b:7001",
+        ),
+    ]);
+    let cfg = Config::load_from(None, &env, &Overrides::default()).unwrap();
+    cfg.validate().unwrap();
+    assert!(cfg.redis_config().is_cluster());
+    let bad = Config::load_from(
+        None,
+        &vars(&[("RELAYBOX_STORE_BACKEND", "postgres")]),
+        &Overrides::default(),
+    );
+    assert!(bad.is_err());
 }
