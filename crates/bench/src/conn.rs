@@ -24,7 +24,10 @@ pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// Connects and upgrades, with Nagle off. Errors carry a short kind tag
 /// (see [`error_kind`]).
 pub async fn connect(url: &str) -> anyhow::Result<Ws> {
+    // tungstenite zero-fills its whole read buffer on every read: the
+    // 128 KiB default costs more than the frames, so keep it small.
     let config = WebSocketConfig::default()
+        .read_buffer_size(8 * 1024)
         .max_message_size(Some(4 << 20))
         .max_frame_size(Some(4 << 20));
     let fut = tokio_tungstenite::connect_async_with_config(url, Some(config), true);

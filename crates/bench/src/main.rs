@@ -8,6 +8,7 @@ mod conn;
 mod coord;
 mod identity;
 mod output;
+mod pacer;
 mod payload;
 mod phases;
 mod plot;

@@ -147,9 +147,12 @@ pub fn table(s: &Summary) -> String {
         let server = c
             .server_pct
             .map_or("n/a".to_owned(), |p| format!("{p:.0}%"));
+        let disk = c.server_write_mib_per_sec.map_or(String::new(), |w| {
+            format!(", server disk writes {w:.1} MiB/s")
+        });
         let _ = writeln!(
             o,
-            "  CPU {:<8} {:.1}s: generator {:.0}% ({} threads), server {server}",
+            "  CPU {:<8} {:.1}s: generator {:.0}% ({} threads), server {server}{disk}",
             c.phase, c.wall_secs, c.generator_pct, c.generator_threads
         );
     }

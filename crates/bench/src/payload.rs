@@ -28,9 +28,14 @@ pub fn encode(stamp: Stamp, size: usize) -> String {
         "{:016x}{:016x}{:08x}",
         stamp.sent_ns, stamp.seq, stamp.stream
     );
-    let pad = size.saturating_sub(HEADER_LEN);
+    const FILL: &str = "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
+    let mut pad = size.saturating_sub(HEADER_LEN);
     s.reserve(pad);
-    s.extend(std::iter::repeat_n('A', pad));
+    while pad > 0 {
+        let n = pad.min(FILL.len());
+        s.push_str(&FILL[..n]);
+        pad -= n;
+    }
     s
 }
 

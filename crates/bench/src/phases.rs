@@ -1,5 +1,6 @@
 //! CPU time per phase of a run, for the generator (this process) and for
-//! the server (its `/proc/<pid>/stat`).
+//! the server (its `/proc/<pid>/stat`), plus the bytes the server wrote to
+//! storage (`/proc/<pid>/io`), which shows a store's write amplification.
 //!
 //! A phase runs from the start time of a barrier to the next barrier or the
 //! end of the run; duration scenarios also have a `window` phase covering
@@ -17,6 +18,8 @@ use crate::clock;
 pub struct Span {
     pub wall_secs: f64,
     pub cpu_secs: f64,
+    /// Bytes written to storage in the phase (0 when unknown).
+    pub write_bytes: u64,
 }
 
 impl Span {
@@ -30,25 +33,31 @@ impl Span {
     }
 }
 
-type Sampler = Arc<dyn Fn() -> Option<f64> + Send + Sync>;
+/// CPU seconds and storage bytes written so far.
+type Sample = (f64, u64);
+type Sampler = Arc<dyn Fn() -> Option<Sample> + Send + Sync>;
 
 /// Records phases with a CPU sampler.
 #[derive(Clone)]
 pub struct Phases {
     sample: Sampler,
-    open: Arc<Mutex<Option<(String, u64, f64)>>>,
+    open: Arc<Mutex<Option<(String, u64, Sample)>>>,
     done: Arc<Mutex<BTreeMap<String, Span>>>,
 }
 
 impl Phases {
     /// Phases of this process.
     pub fn own() -> Phases {
-        Phases::with(Arc::new(|| Some(crate::sys::self_cpu_secs())))
+        Phases::with(Arc::new(|| Some((crate::sys::self_cpu_secs(), 0))))
     }
 
     /// Phases of another process; without a pid, CPU reads as 0.
     pub fn of_pid(pid: Option<u32>) -> Phases {
-        Phases::with(Arc::new(move || pid.and_then(crate::sys::proc_cpu_secs)))
+        Phases::with(Arc::new(move || {
+            let pid = pid?;
+            let cpu = crate::sys::proc_cpu_secs(pid)?;
+            Some((cpu, crate::sys::proc_write_bytes(pid).unwrap_or(0)))
+        }))
     }
 
     fn with(sample: Sampler) -> Phases {
@@ -62,8 +71,8 @@ impl Phases {
     /// Closes the open phase (if any) and opens `name` now.
     pub fn start(&self, name: &str) {
         self.end();
-        let cpu = (self.sample)().unwrap_or(0.0);
-        *self.open.lock().expect("phase lock") = Some((name.to_owned(), clock::now_ns(), cpu));
+        let s0 = (self.sample)().unwrap_or_default();
+        *self.open.lock().expect("phase lock") = Some((name.to_owned(), clock::now_ns(), s0));
     }
 
     /// Closes the open phase.
@@ -74,11 +83,12 @@ impl Phases {
         }
     }
 
-    fn record(&self, name: &str, t0: u64, t1: u64, c0: f64) {
-        let c1 = (self.sample)().unwrap_or(c0);
+    fn record(&self, name: &str, t0: u64, t1: u64, s0: Sample) {
+        let s1 = (self.sample)().unwrap_or(s0);
         let span = Span {
             wall_secs: t1.saturating_sub(t0) as f64 / 1e9,
-            cpu_secs: (c1 - c0).max(0.0),
+            cpu_secs: (s1.0 - s0.0).max(0.0),
+            write_bytes: s1.1.saturating_sub(s0.1),
         };
         self.done
             .lock()
@@ -91,10 +101,10 @@ impl Phases {
         let me = self.clone();
         tokio::spawn(async move {
             clock::sleep_until(start_ns).await;
-            let c0 = (me.sample)().unwrap_or(0.0);
+            let s0 = (me.sample)().unwrap_or_default();
             let t0 = clock::now_ns();
             clock::sleep_until(end_ns).await;
-            me.record("window", t0, clock::now_ns(), c0);
+            me.record("window", t0, clock::now_ns(), s0);
         })
     }
 

@@ -44,6 +44,8 @@ pub struct Cpu {
     pub wall_secs: f64,
     pub generator_pct: f64,
     pub server_pct: Option<f64>,
+    /// MiB per second the server wrote to storage.
+    pub server_write_mib_per_sec: Option<f64>,
     pub generator_threads: usize,
 }
 
@@ -194,6 +196,9 @@ fn cpu_rows(o: &Outcome) -> Vec<Cpu> {
                 wall_secs: span.wall_secs,
                 generator_pct: 100.0 * gen / wall,
                 server_pct: o.server_pid.map(|_| span.percent()),
+                server_write_mib_per_sec: o
+                    .server_pid
+                    .map(|_| span.write_bytes as f64 / 1_048_576.0 / wall),
                 generator_threads: threads,
             })
         })

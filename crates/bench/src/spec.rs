@@ -141,8 +141,9 @@ pub struct Load {
     /// Connection attempts in flight at once (idle, mailbox reconnect).
     #[arg(long, default_value_t = 256)]
     pub concurrency: usize,
-    /// Message TTL in seconds (the relay accepts 10 s and more by default).
-    #[arg(long, default_value_t = 30)]
+    /// Message TTL in seconds (the relay accepts 10 s to 30 days by default). Keep it
+    /// longer than the run: an expired message is skipped and shows up as an order gap.
+    #[arg(long, default_value_t = 300)]
     pub ttl: u32,
     /// Seconds to wait after the load stops for messages still in flight.
     #[arg(long, default_value_t = 5.0)]

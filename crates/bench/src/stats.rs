@@ -113,12 +113,22 @@ pub struct WorkerResult {
 impl WorkerResult {
     /// Histogram `name`, created on first use.
     pub fn histo(&mut self, name: &str) -> &mut Histo {
-        self.histos.entry(name.to_owned()).or_default()
+        // Look up before inserting: this runs per message, and `entry`
+        // would allocate the key every time.
+        if !self.histos.contains_key(name) {
+            self.histos.insert(name.to_owned(), Histo::default());
+        }
+        self.histos.get_mut(name).expect("inserted above")
     }
 
     /// Adds `n` to counter `name`.
     pub fn count(&mut self, name: &str, n: u64) {
-        *self.counters.entry(name.to_owned()).or_default() += n;
+        match self.counters.get_mut(name) {
+            Some(v) => *v += n,
+            None => {
+                self.counters.insert(name.to_owned(), n);
+            }
+        }
     }
 
     /// Counts one error of `kind`.

@@ -66,6 +66,16 @@ fn clock_ticks() -> f64 {
     }
 }
 
+/// Bytes `pid` has caused to be written to storage (`write_bytes` of `/proc/<pid>/io`).
+pub fn proc_write_bytes(pid: u32) -> Option<u64> {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/io")).ok()?;
+    text.lines()
+        .find_map(|l| l.strip_prefix("write_bytes:"))?
+        .trim()
+        .parse()
+        .ok()
+}
+
 /// Resident memory of a process, from `/proc/<pid>/status`, in bytes.
 #[derive(Clone, Copy, Debug, Default, serde::Serialize, serde::Deserialize)]
 pub struct Memory {
@@ -122,5 +132,6 @@ mod tests {
         assert!(proc_cpu_secs(pid).is_some());
         assert!(proc_memory(pid).unwrap().rss > 0);
         assert!(self_cpu_secs() >= 0.0);
+        assert!(proc_write_bytes(pid).is_some());
     }
 }

@@ -106,10 +106,7 @@ impl Target {
                 let _ = child.kill().await;
             }
         }
-        if let (Some(log), true) = (
-            &self.log,
-            std::env::var_os("RELAYBOX_BENCH_KEEP_LOG").is_some(),
-        ) {
+        if let (Some(log), true) = (&self.log, std::env::var_os("RELAYBENCH_KEEP_LOG").is_some()) {
             eprintln!(
                 "relay log: {}",
                 std::fs::read_to_string(log).unwrap_or_default()

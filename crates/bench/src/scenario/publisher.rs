@@ -159,7 +159,7 @@ pub async fn run(mut ws: Ws, plan: Plan) -> WorkerResult {
                     return res;
                 }
             },
-            _ = clock::sleep_until(wake_at) => {}
+            _ = pace(wake_at, interval > 0.0 && sending) => {}
             _ = gate_wait => {}
         }
     }
@@ -169,6 +169,15 @@ pub async fn run(mut ws: Ws, plan: Plan) -> WorkerResult {
     }
     conn::close(ws).await;
     res
+}
+
+/// Open loop: wake exactly at the next slot; otherwise tokio's timer will do.
+async fn pace(ns: u64, precise: bool) {
+    if precise {
+        crate::pacer::sleep_until(ns).await
+    } else {
+        clock::sleep_until(ns).await
+    }
 }
 
 fn handle(event: Event, pending: &mut HashMap<u64, u64>, t: &Timing, res: &mut WorkerResult) {

@@ -27,6 +27,9 @@ impl Order {
     /// not the next one of its stream.
     pub fn check(&mut self, stream: u32, seq: u64, res: &mut WorkerResult) {
         let next = self.next.entry(stream).or_insert(0);
+        if seq != *next && trace_order() {
+            eprintln!("order: stream {stream} expected seq {} got {seq}", *next);
+        }
         if seq == *next {
             *next += 1;
         } else if seq > *next {
@@ -36,6 +39,12 @@ impl Order {
             res.error("order_duplicate");
         }
     }
+}
+
+/// `RELAYBENCH_TRACE_ORDER=1` prints every order violation to stderr.
+fn trace_order() -> bool {
+    static ON: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *ON.get_or_init(|| std::env::var_os("RELAYBENCH_TRACE_ORDER").is_some())
 }
 
 /// What one subscriber does.
