@@ -316,14 +316,7 @@ impl AttestationStore for RedisAttestationStore {
                 let Some(rec) = self.get_inner(&id).await? else {
                     continue;
                 };
-                let wallet_ok = q
-                    .wallet_did
-                    .is_none_or(|w| rec.request.wallet_did.as_deref() == Some(w));
-                if rec.request.app_identity != q.app_identity
-                    || rec.status != q.status
-                    || rec.is_expired(now_ms)
-                    || !wallet_ok
-                {
+                if !rec.matches(&q, now_ms) {
                     continue;
                 }
                 if page.records.len() == q.limit {

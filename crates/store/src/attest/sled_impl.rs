@@ -289,14 +289,7 @@ impl AttestationStore for SledAttestationStore {
                 continue;
             };
             let rec = codec::decode(&bytes)?;
-            let wallet_ok = q
-                .wallet_did
-                .is_none_or(|w| rec.request.wallet_did.as_deref() == Some(w));
-            if rec.request.app_identity != q.app_identity
-                || rec.status != q.status
-                || rec.is_expired(now_ms)
-                || !wallet_ok
-            {
+            if !rec.matches(&q, now_ms) {
                 continue;
             }
             if page.records.len() == q.limit {

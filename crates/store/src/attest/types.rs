@@ -115,6 +115,18 @@ impl AttestationRecord {
     pub fn is_expired(&self, now_ms: u64) -> bool {
         now_ms > self.request.expires_at_ms
     }
+
+    /// Whether a listing `q` at `now_ms` shows this record (every backend
+    /// filters its index hits with this one rule).
+    pub fn matches(&self, q: &ListQuery<'_>, now_ms: u64) -> bool {
+        let wallet_ok = q
+            .wallet_did
+            .is_none_or(|w| self.request.wallet_did.as_deref() == Some(w));
+        self.request.app_identity == q.app_identity
+            && self.status == q.status
+            && !self.is_expired(now_ms)
+            && wallet_ok
+    }
 }
 
 /// The wallet's answer.
