@@ -4,9 +4,10 @@
 
 #![allow(dead_code)]
 
+#[path = "../common/mod.rs"]
+mod common;
+
 use std::net::SocketAddr;
-use std::path::PathBuf;
-use std::process::Stdio;
 use std::time::Duration;
 
 use http_body_util::{BodyExt, Full};
@@ -18,99 +19,42 @@ use rand::RngCore;
 use relaybox_auth::jwt::{self, Claims};
 use relaybox_auth::Keypair;
 use serde_json::{json, Value};
-use tempfile::TempDir;
-use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::net::TcpStream;
-use tokio::process::{Child, Command};
 
 /// The default endpoint prefix.
 pub const PREFIX: &str = "/api/mwen/relay";
 /// Timeout for anything that should happen.
 pub const WAIT: Duration = Duration::from_secs(10);
 
-/// The relay binary running as a child process.
+/// The relay binary as a child process: the shared launcher of
+/// `tests/common`, plus the attestation-specific request helpers below.
 pub struct TestRelay {
-    child: Option<Child>,
-    dir: TempDir,
-    env: Vec<(String, String)>,
+    inner: common::TestRelay,
     pub addr: SocketAddr,
 }
 
 impl TestRelay {
     /// Starts a relay with `RELAYBOX_*` overrides.
     pub async fn start(env: &[(&str, &str)]) -> TestRelay {
-        let mut relay = TestRelay {
-            child: None,
-            dir: tempfile::tempdir().expect("temp dir"),
-            env: env
-                .iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect(),
-            addr: "127.0.0.1:0".parse().unwrap(),
-        };
-        relay.launch().await;
-        relay
-    }
-
-    fn log_path(&self) -> PathBuf {
-        self.dir.path().join("relay.log")
+        let inner = common::TestRelay::with_env(env).await;
+        let addr = inner.addr();
+        TestRelay { inner, addr }
     }
 
     /// The relay's stderr so far.
     pub fn log(&self) -> String {
-        std::fs::read_to_string(self.log_path()).unwrap_or_default()
-    }
-
-    async fn launch(&mut self) {
-        let log = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(self.log_path())
-            .expect("open log");
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_relaybox"));
-        cmd.arg("serve")
-            .arg("--listen")
-            .arg("127.0.0.1:0")
-            .arg("--data-dir")
-            .arg(self.dir.path().join("data"));
-        for (k, _) in std::env::vars() {
-            if k.starts_with("RELAYBOX_") {
-                cmd.env_remove(k);
-            }
-        }
-        cmd.env("RUST_LOG", "warn")
-            .envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::from(log))
-            .kill_on_drop(true);
-        let mut child = cmd.spawn().expect("spawn relaybox");
-        let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
-        let line = tokio::time::timeout(Duration::from_secs(30), lines.next_line())
-            .await
-            .unwrap_or_else(|_| panic!("relay did not start; log:\n{}", self.log()))
-            .expect("read stdout")
-            .unwrap_or_else(|| panic!("relay exited at start; log:\n{}", self.log()));
-        let addr = line
-            .strip_prefix("RELAYBOX_LISTEN=")
-            .unwrap_or_else(|| panic!("unexpected stdout line {line:?}"));
-        self.addr = addr.parse().expect("listen address");
-        tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
-        self.child = Some(child);
+        self.inner.log()
     }
 
     /// SIGKILL and reap.
     pub async fn kill9(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.start_kill();
-            let _ = child.wait().await;
-        }
+        self.inner.kill9().await;
     }
 
     /// Kill -9, then start again on the same data directory (new port).
     pub async fn restart(&mut self) {
-        self.kill9().await;
-        self.launch().await;
+        self.inner.restart().await;
+        self.addr = self.inner.addr();
     }
 
     pub async fn get(&self, path: &str) -> Reply {
