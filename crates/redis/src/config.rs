@@ -8,6 +8,9 @@ use crate::error::{Error, Result};
 /// Default per-command deadline.
 pub const DEFAULT_TIMEOUT_MS: u64 = 2000;
 
+/// Default interval between ack flushes.
+pub const DEFAULT_ACK_FLUSH_MS: u64 = 100;
+
 /// Where Redis is and what "durable" means.
 #[derive(Clone, Debug)]
 pub struct RedisConfig {
@@ -34,6 +37,11 @@ pub struct RedisConfig {
     /// Deadline for every Redis round trip; past it the request fails
     /// (`StorageError`) instead of hanging while Redis is unreachable.
     pub timeout_ms: u64,
+    /// How often buffered client acks are written to Redis (one ack script
+    /// per (client, topic) with everything acked in the interval). Acks are
+    /// not durable anyway: a node crash loses at most this interval of
+    /// them, which only causes redeliveries.
+    pub ack_flush_ms: u64,
 }
 
 impl RedisConfig {
@@ -48,6 +56,7 @@ impl RedisConfig {
             wait_aof: false,
             wait_timeout_ms: 1000,
             timeout_ms: DEFAULT_TIMEOUT_MS,
+            ack_flush_ms: DEFAULT_ACK_FLUSH_MS,
         }
     }
 
@@ -82,6 +91,9 @@ impl RedisConfig {
         }
         if self.timeout_ms == 0 {
             return bad("timeout_ms must be > 0");
+        }
+        if self.ack_flush_ms == 0 {
+            return bad("ack_flush_ms must be > 0");
         }
         if self.wait_aof && self.wait_replicas == 0 && self.wait_timeout_ms == 0 {
             return bad("wait_timeout_ms must be > 0 with wait_aof");

@@ -9,6 +9,8 @@
 //!   cluster slot): publish (dedup by sha256, the mailbox limit, expiry,
 //!   seq allocation, store, PUBLISH), read pending (a snapshot up to the
 //!   topic's newest seq), ack (cursor plus out-of-order acks) and fetch;
+//!   client acks are buffered per (client, topic) and flushed every
+//!   `ack_flush_ms`, one ack script per pair (see `acks`);
 //! - [`RedisFanOut`] implements `FanOut`: it subscribes the channels of the
 //!   topics local connections follow and turns wake-ups into deliveries,
 //!   and makes connections re-read the store whenever a wake-up may have
@@ -22,6 +24,7 @@
 
 #![forbid(unsafe_code)]
 
+mod acks;
 mod attest;
 mod codec;
 mod config;
@@ -38,7 +41,7 @@ pub mod testing;
 use std::sync::Arc;
 
 pub use attest::RedisAttestationStore;
-pub use config::{RedisConfig, DEFAULT_TIMEOUT_MS};
+pub use config::{RedisConfig, DEFAULT_ACK_FLUSH_MS, DEFAULT_TIMEOUT_MS};
 pub use error::{Error, Result};
 pub use fanout::RedisFanOut;
 pub use mailbox::{RedisStore, KEY_GRACE_MS};
@@ -61,6 +64,7 @@ impl RedisBackend {
         let mut conn = store.conn();
         health::check_persistence(&cfg, &mut conn).await?;
         let fanout = RedisFanOut::start(&cfg, health, store.data_conns()).await?;
+        acks::start(&store);
         let attest = RedisAttestationStore::new(store.clone());
         tracing::info!(
             cluster = cfg.is_cluster(),

@@ -1,6 +1,8 @@
 //! [`RedisStore`]: the [`MailboxStore`] on Redis. Each operation is one
 //! Lua script (or one plain command) on the topic's slot, so it is atomic
 //! and every node sees the same order; see `lua/*.lua` for the semantics.
+//! Client acks are the exception: they are buffered and flushed in batches
+//! (`acks`), and this node's reads skip what is buffered.
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -12,6 +14,7 @@ use relaybox_store::{
 };
 use sha2::{Digest, Sha256};
 
+use crate::acks::AckBuffer;
 use crate::codec::{self, array, text, uint};
 use crate::config::RedisConfig;
 use crate::conn::{timed, Conn};
@@ -34,8 +37,9 @@ const DATA_CONNECTIONS: usize = 4;
 /// they are kept apart from the shared one and spread over a few.
 const WAIT_CONNECTIONS: usize = 4;
 
-/// The Redis-backed mailbox store. Cheap operations, no local state: any
-/// number of nodes can share one Redis (or cluster).
+/// The Redis-backed mailbox store. Cheap operations, and no local state
+/// beyond acks awaiting their flush: any number of nodes can share one
+/// Redis (or cluster).
 pub struct RedisStore {
     pub(crate) cfg: RedisConfig,
     conns: Vec<Conn>,
@@ -44,6 +48,7 @@ pub struct RedisStore {
     publish_cmd: &'static str,
     pub(crate) health: Arc<Health>,
     closed: AtomicBool,
+    pub(crate) acks: AckBuffer,
 }
 
 impl RedisStore {
@@ -71,7 +76,14 @@ impl RedisStore {
             publish_cmd,
             health,
             closed: AtomicBool::new(false),
+            acks: AckBuffer::new(),
         })
+    }
+
+    /// Ack script calls the ack flusher has made (for tests: many acks of
+    /// one (client, topic) within an interval cost one call).
+    pub fn ack_script_calls(&self) -> u64 {
+        self.acks.calls()
     }
 
     fn check_open(&self) -> Result<()> {
@@ -177,6 +189,14 @@ impl RedisStore {
         consume: bool,
     ) -> Result<PendingPage> {
         self.check_open()?;
+        // A fetch acks in its own script: it takes the pair's buffered acks
+        // along, so the flusher neither repeats nor races them.
+        let batch = if consume {
+            self.acks.take(client, topic)
+        } else {
+            None
+        };
+        let buffered = self.acks.hidden(client, topic, after);
         let k = TopicKeys::new(&topic);
         let mut inv = scripts::get().read.prepare_invoke();
         inv.key(&k.stream)
@@ -189,9 +209,16 @@ impl RedisStore {
             .arg(limit)
             .arg(now_ms)
             .arg(if consume { "1" } else { "0" });
+        for s in &buffered {
+            inv.arg(*s);
+        }
         let mut conn = self.conn();
         let op = if consume { "fetch" } else { "pending" };
-        let reply = self.eval(op, &inv, &mut conn, true).await?;
+        let reply = self.eval(op, &inv, &mut conn, true).await;
+        if let Some(b) = &batch {
+            self.acks.settle(b, reply.is_ok());
+        }
+        let reply = reply?;
         let items = array(&reply).ok_or_else(|| bad_reply("read reply"))?;
         let (Some(last), Some(more)) = (items.first().and_then(uint), items.get(1).and_then(uint))
         else {
@@ -305,6 +332,7 @@ impl MailboxStore for RedisStore {
 
     async fn unsubscribe(&self, client: &str, topic: TopicKey) -> relaybox_store::Result<bool> {
         self.check_open()?;
+        self.acks.forget(client, topic);
         let k = TopicKeys::new(&topic);
         let mut conn = self.write_conn();
         let mut inv = scripts::get().forget.prepare_invoke();
@@ -365,6 +393,8 @@ impl MailboxStore for RedisStore {
         Ok(page?)
     }
 
+    /// Buffers the acks; the flusher writes them within `ack_flush_ms`
+    /// (see `acks`). Reads on this node skip them at once.
     async fn ack(
         &self,
         client: &str,
@@ -373,22 +403,7 @@ impl MailboxStore for RedisStore {
         now_ms: u64,
     ) -> relaybox_store::Result<()> {
         self.check_open()?;
-        if seqs.is_empty() {
-            return Ok(());
-        }
-        let k = TopicKeys::new(&topic);
-        let mut inv = scripts::get().ack.prepare_invoke();
-        inv.key(&k.stream)
-            .key(&k.expiry)
-            .key(&k.cursors)
-            .key(k.acks(client))
-            .arg(client)
-            .arg(now_ms);
-        for s in seqs {
-            inv.arg(*s);
-        }
-        let mut conn = self.conn();
-        self.eval("ack", &inv, &mut conn, true).await?;
+        self.acks.record(client, topic, seqs, now_ms);
         Ok(())
     }
 
@@ -414,8 +429,11 @@ impl MailboxStore for RedisStore {
         StoreStats::default()
     }
 
+    /// Refuses new calls, flushes the buffered acks (a failure is logged:
+    /// lost acks only cause redeliveries), then stops the background tasks.
     async fn close(&self) -> relaybox_store::Result<()> {
         self.closed.store(true, Ordering::Release);
+        crate::acks::stop(self).await;
         self.health.closed.cancel();
         Ok(())
     }

@@ -26,6 +26,12 @@ pub(crate) fn error(op: &'static str, e: &Error) {
     counter!("relaybox_redis_errors_total", "op" => op, "kind" => kind).increment(1);
 }
 
+/// One ack script call made by the ack flusher (each carries every seq a
+/// (client, topic) pair acked in the interval).
+pub(crate) fn ack_flush() {
+    counter!("relaybox_redis_ack_flushes_total").increment(1);
+}
+
 /// A wake-up whose `prev_seq` did not continue the previous one this node
 /// saw for the topic (the connections re-read the store).
 pub(crate) fn gap() {
