@@ -15,7 +15,8 @@ use relaybox_proto::{
     parse_incoming, result_frame, subscription_frame, Limits, Params, PublishParams, Request,
     RequestId, SubscriptionData, Topic,
 };
-use relaybox_store::{MailboxStore, NewMessage, SledConfig, SledStore, TopicKey};
+use relaybox_disk::{DiskConfig, DiskStore};
+use relaybox_store::{MailboxStore, NewMessage, TopicKey};
 
 fn now_secs() -> u64 {
     SystemTime::now()
@@ -106,10 +107,10 @@ fn bench_store(c: &mut Criterion) {
         .build()
         .unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let mut cfg = SledConfig::new(dir.path().join("db"));
+    let mut cfg = DiskConfig::new(dir.path().join("db"));
     // Benchmarks append far more than the default per-topic limit.
     cfg.max_messages_per_topic = 1 << 40;
-    let store = rt.block_on(async { SledStore::open(cfg).unwrap() });
+    let store = rt.block_on(async { DiskStore::open(cfg).unwrap() });
     let publisher: Arc<str> = "did:key:z6MkBench".into();
     let body = message();
     let mut n = 0u64;

@@ -1,14 +1,15 @@
-//! Durable append throughput of the sled store: N tasks each append a
+//! Durable append throughput of the disk store: N tasks each append a
 //! 256-byte message to one of 100 topics and wait for `sync()` (as a publish
 //! does before it is answered), optionally acking it too, for 5 seconds.
 //! Prints messages/s, group-commit flushes and bytes written per message.
 //!
-//! Run with: cargo run --release -p relaybox-store --example append_sync -- [TASKS] [ack]
+//! Run with: cargo run --release -p relaybox-disk --example append_sync -- [TASKS] [ack]
 
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use relaybox_store::{MailboxStore, NewMessage, SledConfig, SledStore, TopicKey};
+use relaybox_disk::{DiskConfig, DiskStore};
+use relaybox_store::{MailboxStore, NewMessage, TopicKey};
 
 const SECONDS: u64 = 5;
 
@@ -36,7 +37,7 @@ async fn main() {
     let tasks: usize = args.next().and_then(|s| s.parse().ok()).unwrap_or(3200);
     let ack = args.next().as_deref() == Some("ack");
     let dir = tempfile::tempdir().expect("temp dir");
-    let store = SledStore::open(SledConfig::new(dir.path().join("db"))).expect("open store");
+    let store = DiskStore::open(DiskConfig::new(dir.path().join("db"))).expect("open store");
     let end = Instant::now() + Duration::from_secs(SECONDS);
     let written_before = write_bytes();
     let mut handles = Vec::new();
@@ -77,9 +78,9 @@ async fn main() {
     let written = write_bytes() - written_before;
     let stats = store.commit_stats();
     println!(
-        "tasks {tasks}, ack {ack}: {} msgs/s durable, {} flushes for {} syncs, {} bytes written per message",
+        "tasks {tasks}, ack {ack}: {} msgs/s durable, {} commits for {} syncs, {} bytes written per message",
         total / SECONDS,
-        stats.flushes,
+        stats.commits,
         stats.syncs,
         written / total.max(1)
     );

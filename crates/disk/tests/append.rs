@@ -5,7 +5,8 @@ mod common;
 use std::sync::Arc;
 
 use common::*;
-use relaybox_store::{Error, MailboxStore, SledConfig, SledStore};
+use relaybox_disk::{DiskConfig, DiskError, DiskStore};
+use relaybox_store::{Error, MailboxStore};
 
 #[tokio::test]
 async fn seqs_increase_and_prev_seq_chains_per_topic() {
@@ -138,17 +139,27 @@ async fn limit_rejects_then_frees_after_expiry() {
 }
 
 #[test]
-fn open_checks_runtime_and_config() {
+fn open_checks_config() {
     let dir = tempfile::tempdir().unwrap();
-    assert!(matches!(
-        SledStore::open(SledConfig::new(dir.path())),
-        Err(Error::NoRuntime)
-    ));
-    let rt = tokio::runtime::Runtime::new().unwrap();
-    let _enter = rt.enter();
-    let mut cfg = SledConfig::new(dir.path());
-    cfg.max_messages_per_topic = 0;
-    assert!(matches!(SledStore::open(cfg), Err(Error::InvalidConfig(_))));
+    for bad in [
+        DiskConfig {
+            max_messages_per_topic: 0,
+            ..DiskConfig::new(dir.path())
+        },
+        DiskConfig {
+            segment_bytes: 10,
+            ..DiskConfig::new(dir.path())
+        },
+        DiskConfig {
+            ack_flush_ms: 0,
+            ..DiskConfig::new(dir.path())
+        },
+    ] {
+        assert!(matches!(
+            DiskStore::open(bad),
+            Err(DiskError::InvalidConfig(_))
+        ));
+    }
 }
 
 /// Many tasks append to one topic while a reader polls `pending`. Every

@@ -12,7 +12,8 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::{msg, open, topic, ALICE, BOB};
-use relaybox_store::{MailboxStore, SledConfig, SledStore};
+use relaybox_disk::{DiskConfig, DiskStore};
+use relaybox_store::MailboxStore;
 
 const CHILD_ENV: &str = "RELAYBOX_STORE_CRASH_CHILD_DIR";
 
@@ -24,10 +25,8 @@ fn crash_child() {
     };
     let rt = tokio::runtime::Runtime::new().unwrap();
     rt.block_on(async move {
-        let mut cfg = SledConfig::new(dir);
-        // Make sure sled's own periodic flush is not what saves the data.
-        cfg.flush_every_ms = Some(600_000);
-        let store = SledStore::open(cfg).unwrap();
+        let cfg = DiskConfig::new(dir);
+        let store = DiskStore::open(cfg).unwrap();
         let tasks: Vec<_> = (0..8)
             .map(|w| {
                 let store = store.clone();

@@ -221,6 +221,7 @@ async fn subscriptions_are_listed_counted_and_idempotent() {
     assert_eq!(store.subscription_count(CAROL).await.unwrap(), 0);
     let mut subs: Vec<String> = store
         .subscribers(topic(1))
+        .await
         .unwrap()
         .iter()
         .map(|s| s.to_string())

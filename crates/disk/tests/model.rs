@@ -9,7 +9,8 @@ use std::collections::{BTreeSet, HashMap};
 
 use common::{msg, open_with_limit, seqs, topic};
 use proptest::prelude::*;
-use relaybox_store::{Error, MailboxStore, SledStore};
+use relaybox_disk::DiskStore;
+use relaybox_store::{Error, MailboxStore};
 
 const CLIENTS: [&str; 3] = ["did:key:zA", "did:key:zB", "did:key:zC"];
 const TTLS: [u32; 3] = [1, 3, 30];
@@ -110,7 +111,7 @@ fn body(t: u8, b: u8) -> String {
 
 async fn run(ops: Vec<Op>) -> Result<(), TestCaseError> {
     let dir = tempfile::tempdir().unwrap();
-    let store: std::sync::Arc<SledStore> = open_with_limit(dir.path(), LIMIT);
+    let store: std::sync::Arc<DiskStore> = open_with_limit(dir.path(), LIMIT);
     let mut m = Model {
         now: 10_000,
         ..Model::default()

@@ -120,6 +120,9 @@ pub enum ErrorKind {
     TtlTooLong,
     /// -32000: the recipient's mailbox is full.
     MailboxLimitExceeded,
+    /// -32000: the relay's disk budget or free-space reserve is reached;
+    /// retry later (Relaybox's own tag, not in the public relay's table).
+    StorageFull,
     /// -32000: the topic has too many subscribers.
     SubscriberLimitExceeded,
     /// -32000: watch registration with a bad TTL.
@@ -167,7 +170,7 @@ fn prefix(code: i32) -> &'static str {
 
 impl ErrorKind {
     /// Every kind, auth tags expanded (for tests and documentation).
-    pub const ALL: [ErrorKind; 34] = [
+    pub const ALL: [ErrorKind; 35] = [
         ErrorKind::Auth(AuthTag::ProjectNotFound),
         ErrorKind::Auth(AuthTag::ProjectIdNotSpecified),
         ErrorKind::Auth(AuthTag::ProjectInactive),
@@ -189,6 +192,7 @@ impl ErrorKind {
         ErrorKind::TtlTooShort,
         ErrorKind::TtlTooLong,
         ErrorKind::MailboxLimitExceeded,
+        ErrorKind::StorageFull,
         ErrorKind::SubscriberLimitExceeded,
         ErrorKind::WatchInvalidTtl,
         ErrorKind::WatchInvalidServiceUrl,
@@ -234,6 +238,11 @@ impl ErrorKind {
             TtlTooShort => (CODE_HANDLER, "TtlTooShort", "TTL too short"),
             TtlTooLong => (CODE_HANDLER, "TtlTooLong", "TTL too long"),
             MailboxLimitExceeded => (CODE_HANDLER, "MailboxLimitExceeded", "Mailbox is full"),
+            StorageFull => (
+                CODE_HANDLER,
+                "StorageFull",
+                "Relay storage is full, retry later",
+            ),
             SubscriberLimitExceeded => (
                 CODE_HANDLER,
                 "SubscriberLimitExceeded",

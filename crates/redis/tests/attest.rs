@@ -3,11 +3,11 @@
 
 use std::sync::Arc;
 
+use relaybox_disk::{DiskConfig, DiskStore, SledAttestationStore};
 use relaybox_redis::testing::{self, RedisServer};
 use relaybox_redis::{RedisBackend, RedisConfig};
 use relaybox_store::{
-    Answer, AttestError, AttestationStore, ListQuery, NewAttestation, SledAttestationStore,
-    SledConfig, SledStore, Status, TopicKey,
+    Answer, AttestError, AttestationStore, ListQuery, NewAttestation, Status, TopicKey,
 };
 
 const NOW: u64 = 1_700_000_000_000;
@@ -119,7 +119,7 @@ async fn rules(a: Arc<dyn AttestationStore>, b: Arc<dyn AttestationStore>) {
 #[tokio::test]
 async fn rules_hold_on_sled() {
     let dir = tempfile::tempdir().unwrap();
-    let mailbox = SledStore::open(SledConfig::new(dir.path().join("db"))).unwrap();
+    let mailbox = DiskStore::open(DiskConfig::new(dir.path().join("db"))).unwrap();
     let s: Arc<dyn AttestationStore> = SledAttestationStore::open(&mailbox).unwrap();
     rules(s.clone(), s).await;
 }

@@ -73,6 +73,11 @@ pub fn slow_consumer() {
     counter!("relaybox_slow_consumer_disconnects_total").increment(1);
 }
 
+/// A publish refused because the store's disk budget or reserve is reached.
+pub fn storage_full() {
+    counter!("relaybox_storage_full_refusals_total").increment(1);
+}
+
 pub fn expired(n: u64) {
     counter!("relaybox_expired_messages_total").increment(n);
 }

@@ -10,7 +10,8 @@ use anyhow::Context;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioIo, TokioTimer};
-use relaybox_store::{AttestationStore, MailboxStore, SledAttestationStore, SledConfig, SledStore};
+use relaybox_disk::{DiskStore, SledAttestationStore};
+use relaybox_store::{AttestationStore, MailboxStore};
 use tokio::net::TcpListener;
 
 use crate::config::{Config, StoreBackend};
@@ -117,13 +118,8 @@ async fn open_backend(
     let data_dir = &config.server.data_dir;
     std::fs::create_dir_all(data_dir)
         .with_context(|| format!("creating data dir {}", data_dir.display()))?;
-    let store = SledStore::open(SledConfig {
-        path: data_dir.join("relay.sled"),
-        cache_capacity_bytes: config.store.cache_capacity_mb * 1024 * 1024,
-        max_messages_per_topic: config.limits.max_messages_per_topic,
-        flush_every_ms: None,
-    })
-    .with_context(|| format!("opening store in {}", data_dir.display()))?;
+    let store = DiskStore::open(config.disk_config())
+        .with_context(|| format!("opening store in {}", data_dir.display()))?;
     let attest = SledAttestationStore::open(&store).context("opening the attestation store")?;
     Ok((store, attest, Arc::new(LocalHub::new())))
 }

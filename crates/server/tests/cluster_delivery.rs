@@ -66,11 +66,14 @@ async fn a_client_moving_from_a_to_b_gets_exactly_its_unacked_messages() {
         assert_eq!(message_of(&frame["params"]), format!("m{i}"));
         ids.push(frame["id"].clone());
     }
-    // Ack m0, m1 and m3 (out of order), then make sure A has stored them.
+    // Ack m0, m1 and m3 (out of order), then make sure A has stored them:
+    // the subscribe reply proves A has read the acks, and A writes buffered
+    // acks to Redis every store.ack_flush_ms (100 ms).
     for i in [3, 0, 1] {
         c.ack(&ids[i]).await;
     }
     c.subscribe(&topic()).await;
+    tokio::time::sleep(std::time::Duration::from_millis(400)).await;
     c.close().await;
     publisher.publish(&t, "m6").await;
 

@@ -11,9 +11,16 @@ pub enum Error {
     /// gateway answers `MailboxLimitExceeded`.
     #[error("mailbox full: the topic holds the maximum number of live messages")]
     MailboxFull,
-    /// The embedded database failed (I/O, or sled's own corruption checks).
+    /// The store cannot take more data: its disk budget is used up or the
+    /// disk's free space is below the configured reserve. The gateway
+    /// answers `-32000` with the data tag `StorageFull`; it clears by
+    /// itself once expiry (or an operator) frees space.
+    #[error("storage full: the disk budget or free-space reserve is reached")]
+    StorageFull,
+    /// The embedded backend failed (I/O, or its database's own checks);
+    /// the text is for the log only.
     #[error("storage error: {0}")]
-    Storage(#[from] sled::Error),
+    Storage(String),
     /// A networked backend (Redis) failed or could not be reached; the
     /// gateway answers `StorageError`. The string is for the log only.
     #[error("backend error: {0}")]
@@ -24,10 +31,6 @@ pub enum Error {
     /// The store has been closed (or its commit task is gone).
     #[error("store is closed")]
     Closed,
-    /// `SledStore::open` was called outside a tokio runtime, so the
-    /// group-commit task could not be spawned.
-    #[error("SledStore::open must be called inside a tokio runtime")]
-    NoRuntime,
     /// A configuration value is unusable.
     #[error("invalid store configuration: {0}")]
     InvalidConfig(String),

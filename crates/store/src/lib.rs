@@ -4,7 +4,10 @@
 //! until the TTL runs out, even when nobody is subscribed yet, and must never
 //! lose a message after it has told the publisher "stored". This crate owns
 //! that promise. It defines the [`MailboxStore`] trait the gateway is written
-//! against and [`SledStore`], the embedded backend built on `sled`.
+//! against, the types it exchanges, the single-node fan-out and, behind the
+//! `testing` feature, the contract suite every backend runs. The backends
+//! live in their own crates: `relaybox-disk` (embedded: a segment log and
+//! sled) and `relaybox-redis` (cluster mode).
 //!
 //! The model, in short:
 //! - every message gets a `seq` from one store-wide, strictly increasing
@@ -20,32 +23,31 @@
 //! [`FanOut`] trait the gateway announces through, and [`LocalHub`], its
 //! single-node implementation.
 //!
-//! The [`attest`] module stores the async-attestation relay's requests in
-//! their own trees of the same database, behind the [`AttestationStore`] trait.
+//! The [`attest`] module holds the async-attestation relay's storage
+//! contract, the [`AttestationStore`] trait.
 
 pub mod attest;
 mod error;
 pub mod fanout;
-mod sled_store;
+#[cfg(feature = "testing")]
+pub mod testing;
 mod types;
 
 pub use attest::{
-    Answer, AttestError, AttestStats, AttestationRecord, AttestationStore, Created, ListCursor,
-    ListPage, ListQuery, NewAttestation, SledAttestationStore, Status,
+    Answer, AttestError, AttestResult, AttestStats, AttestationRecord, AttestationStore, Created,
+    ListCursor, ListPage, ListQuery, NewAttestation, Status,
 };
 pub use error::{Error, Result};
 pub use fanout::{Delivery, FanOut, LocalHub, Subscriber};
-pub use sled_store::{
-    CommitStats, SledConfig, SledStore, DEFAULT_CACHE_CAPACITY_BYTES,
-    DEFAULT_MAX_MESSAGES_PER_TOPIC, MAILBOX_TREE,
-};
+
+/// Default per-topic live-message limit.
+pub const DEFAULT_MAX_MESSAGES_PER_TOPIC: usize = 10_000;
 pub use types::{Appended, NewMessage, PendingPage, StoreStats, StoredMessage, TopicKey};
 
 /// The storage contract the gateway relies on.
 ///
-/// It is a trait (rather than the gateway using [`SledStore`] directly) so a
-/// clustered backend can be slotted in later without touching the gateway,
-/// and so gateway tests can swap in fakes.
+/// It is a trait so the embedded and the clustered backend are
+/// interchangeable behind the gateway, and so gateway tests can swap in fakes.
 ///
 /// `client` arguments are client ids (the `did:key` from the connection's
 /// JWT). `now_ms` arguments are wall-clock milliseconds supplied by the

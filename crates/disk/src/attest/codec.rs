@@ -22,8 +22,9 @@
 
 use sha2::{Digest, Sha256};
 
-use super::types::{AttestError, AttestResult, AttestationRecord, NewAttestation, Status};
-use crate::types::TopicKey;
+use relaybox_store::{
+    AttestError, AttestResult, AttestationRecord, NewAttestation, Status, TopicKey,
+};
 
 const VERSION: u8 = 1;
 const F_TOPIC: u8 = 1;

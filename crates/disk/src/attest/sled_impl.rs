@@ -16,10 +16,43 @@ use parking_lot::Mutex;
 use sled::transaction::{ConflictableTransactionError as Txe, TransactionError};
 use sled::Transactional;
 
+use relaybox_store::{
+    Answer, AttestError, AttestResult, AttestStats, AttestationRecord, AttestationStore, Created,
+    ListCursor, ListPage, ListQuery, NewAttestation, Status,
+};
+
 use super::codec::{self, app_key, expiry_key};
-use super::types::*;
-use super::AttestationStore;
-use crate::{MailboxStore, SledStore};
+use crate::DiskStore;
+
+/// sled errors stay inside this crate: the trait's error gets their text.
+#[derive(Debug)]
+enum AttErr {
+    Att(AttestError),
+    Sled(sled::Error),
+}
+
+impl From<AttestError> for AttErr {
+    fn from(e: AttestError) -> Self {
+        AttErr::Att(e)
+    }
+}
+
+impl From<sled::Error> for AttErr {
+    fn from(e: sled::Error) -> Self {
+        AttErr::Sled(e)
+    }
+}
+
+impl From<AttErr> for AttestError {
+    fn from(e: AttErr) -> Self {
+        match e {
+            AttErr::Att(e) => e,
+            AttErr::Sled(e) => AttestError::Storage(e.to_string()),
+        }
+    }
+}
+
+type Res<T> = Result<T, AttErr>;
 
 /// Tree of records, keyed by request id.
 pub const ATTEST_TREE: &str = "attest_requests";
@@ -32,13 +65,19 @@ const STRIPES: usize = 256;
 /// Index entries carry everything in their keys.
 const EMPTY: &[u8] = &[];
 
-/// The sled-backed [`AttestationStore`].
+/// The sled-backed [`AttestationStore`]. Its sled calls run on tokio's
+/// blocking pool, never on an async worker.
 pub struct SledAttestationStore {
+    trees: Arc<Trees>,
+    /// Supplies durability: its group commit flushes the whole database.
+    mailbox: Arc<DiskStore>,
+}
+
+/// The three trees and what guards and counts them.
+struct Trees {
     records: sled::Tree,
     by_app: sled::Tree,
     expiry: sled::Tree,
-    /// Supplies durability: its group commit flushes the whole database.
-    mailbox: Arc<SledStore>,
     locks: Box<[Mutex<()>]>,
     pending: AtomicI64,
     approved: AtomicI64,
@@ -49,13 +88,46 @@ pub struct SledAttestationStore {
 impl SledAttestationStore {
     /// Opens the attestation trees in `mailbox`'s database and counts what
     /// is stored. Writes are made durable through `mailbox`'s group commit.
-    pub fn open(mailbox: &Arc<SledStore>) -> AttestResult<Arc<SledAttestationStore>> {
-        let db = mailbox.db();
-        let store = SledAttestationStore {
+    pub fn open(mailbox: &Arc<DiskStore>) -> AttestResult<Arc<SledAttestationStore>> {
+        Self::open_inner(mailbox).map_err(AttestError::from)
+    }
+
+    fn open_inner(mailbox: &Arc<DiskStore>) -> Res<Arc<SledAttestationStore>> {
+        Ok(Arc::new(SledAttestationStore {
+            trees: Arc::new(Trees::open(mailbox.db())?),
+            mailbox: mailbox.clone(),
+        }))
+    }
+
+    /// Entries in the per-app and expiry indexes.
+    #[cfg(test)]
+    pub(super) fn index_lens(&self) -> (usize, usize) {
+        (self.trees.by_app.len(), self.trees.expiry.len())
+    }
+
+    async fn sync(&self) -> AttestResult<()> {
+        self.mailbox.sync_state().await.map_err(AttestError::Sync)
+    }
+
+    /// Runs `f` on the trees on tokio's blocking pool.
+    async fn blocking<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Trees) -> Res<T> + Send + 'static,
+    ) -> AttestResult<T> {
+        let trees = self.trees.clone();
+        tokio::task::spawn_blocking(move || f(&trees))
+            .await
+            .map_err(|e| AttestError::Storage(format!("attestation task failed: {e}")))?
+            .map_err(AttestError::from)
+    }
+}
+
+impl Trees {
+    fn open(db: &sled::Db) -> Res<Trees> {
+        let store = Trees {
             records: db.open_tree(ATTEST_TREE)?,
             by_app: db.open_tree(ATTEST_BY_APP_TREE)?,
             expiry: db.open_tree(ATTEST_EXPIRY_TREE)?,
-            mailbox: mailbox.clone(),
             locks: (0..STRIPES).map(|_| Mutex::new(())).collect(),
             pending: AtomicI64::new(0),
             approved: AtomicI64::new(0),
@@ -70,13 +142,7 @@ impl SledAttestationStore {
                     "skipping corrupt attestation record in stats scan"),
             }
         }
-        Ok(Arc::new(store))
-    }
-
-    /// Entries in the per-app and expiry indexes.
-    #[cfg(test)]
-    pub(super) fn index_lens(&self) -> (usize, usize) {
-        (self.by_app.len(), self.expiry.len())
+        Ok(store)
     }
 
     fn lock(&self, request_id: &str) -> &Mutex<()> {
@@ -94,17 +160,13 @@ impl SledAttestationStore {
         counter.fetch_add(delta, Ordering::Relaxed);
     }
 
-    async fn sync(&self) -> AttestResult<()> {
-        Ok(self.mailbox.sync().await?)
-    }
-
     /// The create transaction; returns the outcome and the status of an
     /// expired record it replaced.
     fn create_locked(
         &self,
         request: &NewAttestation,
         now_ms: u64,
-    ) -> AttestResult<(Created, Option<Status>)> {
+    ) -> Res<(Created, Option<Status>)> {
         let fresh = AttestationRecord::pending(request.clone());
         let encoded = codec::encode(&fresh);
         let id = request.request_id.as_bytes();
@@ -150,7 +212,7 @@ impl SledAttestationStore {
         request_id: &str,
         answer: &Answer,
         now_ms: u64,
-    ) -> AttestResult<AttestationRecord> {
+    ) -> Res<AttestationRecord> {
         let result = (&self.records, &self.by_app).transaction(|(r, a)| {
             let Some(bytes) = r.get(request_id.as_bytes())? else {
                 return Err(Txe::Abort(AttestError::NotFound));
@@ -185,7 +247,7 @@ impl SledAttestationStore {
     }
 
     /// Deletes the request behind one expiry key if it is (still) expired.
-    fn sweep_one(&self, key: &[u8], now_ms: u64) -> AttestResult<bool> {
+    fn sweep_one(&self, key: &[u8], now_ms: u64) -> Res<bool> {
         let Some((expires_at, id)) = codec::split_expiry_key(key) else {
             self.expiry.remove(key)?;
             return Ok(false);
@@ -212,7 +274,7 @@ impl SledAttestationStore {
                 Ok(true)
             }
             Ok(None) => Ok(false),
-            Err(AttestError::Corrupt(what)) => {
+            Err(AttErr::Att(AttestError::Corrupt(what))) => {
                 // Unreadable record: drop it so it cannot wedge the sweeper.
                 tracing::error!(error = %what, "deleting corrupt expired attestation record");
                 self.records.remove(id)?;
@@ -224,47 +286,22 @@ impl SledAttestationStore {
     }
 }
 
-fn unwrap_txn<T>(r: Result<T, TransactionError<AttestError>>) -> AttestResult<T> {
+fn unwrap_txn<T>(r: Result<T, TransactionError<AttestError>>) -> Res<T> {
     r.map_err(|e| match e {
-        TransactionError::Abort(e) => e,
-        TransactionError::Storage(e) => AttestError::Storage(e),
+        TransactionError::Abort(e) => AttErr::Att(e),
+        TransactionError::Storage(e) => AttErr::Sled(e),
     })
 }
 
-#[async_trait::async_trait]
-impl AttestationStore for SledAttestationStore {
-    async fn create(&self, request: NewAttestation, now_ms: u64) -> AttestResult<Created> {
-        let (created, _) = {
-            let _guard = self.lock(&request.request_id).lock();
-            self.create_locked(&request, now_ms)?
-        };
-        // An idempotent repeat may race the first create's flush: wait for one too.
-        self.sync().await?;
-        Ok(created)
-    }
-
-    async fn get(&self, request_id: &str) -> AttestResult<Option<AttestationRecord>> {
+impl Trees {
+    fn get_blocking(&self, request_id: &str) -> Res<Option<AttestationRecord>> {
         match self.records.get(request_id.as_bytes())? {
             Some(bytes) => Ok(Some(codec::decode(&bytes)?)),
             None => Ok(None),
         }
     }
 
-    async fn answer(
-        &self,
-        request_id: &str,
-        answer: Answer,
-        now_ms: u64,
-    ) -> AttestResult<AttestationRecord> {
-        let rec = {
-            let _guard = self.lock(request_id).lock();
-            self.answer_locked(request_id, &answer, now_ms)?
-        };
-        self.sync().await?;
-        Ok(rec)
-    }
-
-    async fn list(&self, q: ListQuery<'_>, now_ms: u64) -> AttestResult<ListPage> {
+    fn list_blocking(&self, q: ListQuery<'_>, now_ms: u64) -> Res<ListPage> {
         let prefix = codec::app_prefix(q.app_identity, q.status);
         let start = match &q.after {
             Some(c) => {
@@ -307,7 +344,7 @@ impl AttestationStore for SledAttestationStore {
         Ok(page)
     }
 
-    async fn sweep_expired(&self, now_ms: u64, max: usize) -> AttestResult<usize> {
+    fn sweep_blocking(&self, now_ms: u64, max: usize) -> Res<usize> {
         let mut keys = Vec::new();
         for item in self
             .expiry
@@ -324,14 +361,72 @@ impl AttestationStore for SledAttestationStore {
         }
         Ok(deleted)
     }
+}
+
+#[async_trait::async_trait]
+impl AttestationStore for SledAttestationStore {
+    async fn create(&self, request: NewAttestation, now_ms: u64) -> AttestResult<Created> {
+        let (created, _) = self
+            .blocking(move |t| {
+                let _guard = t.lock(&request.request_id).lock();
+                t.create_locked(&request, now_ms)
+            })
+            .await?;
+        // An idempotent repeat may race the first create's flush: wait for one too.
+        self.sync().await?;
+        Ok(created)
+    }
+
+    async fn get(&self, request_id: &str) -> AttestResult<Option<AttestationRecord>> {
+        let id = request_id.to_owned();
+        self.blocking(move |t| t.get_blocking(&id)).await
+    }
+
+    async fn answer(
+        &self,
+        request_id: &str,
+        answer: Answer,
+        now_ms: u64,
+    ) -> AttestResult<AttestationRecord> {
+        let id = request_id.to_owned();
+        let rec = self
+            .blocking(move |t| {
+                let _guard = t.lock(&id).lock();
+                t.answer_locked(&id, &answer, now_ms)
+            })
+            .await?;
+        self.sync().await?;
+        Ok(rec)
+    }
+
+    async fn list(&self, q: ListQuery<'_>, now_ms: u64) -> AttestResult<ListPage> {
+        let (app, wallet) = (q.app_identity.to_owned(), q.wallet_did.map(str::to_owned));
+        let (status, after, limit) = (q.status, q.after, q.limit);
+        self.blocking(move |t| {
+            let q = ListQuery {
+                app_identity: &app,
+                status,
+                wallet_did: wallet.as_deref(),
+                after,
+                limit,
+            };
+            t.list_blocking(q, now_ms)
+        })
+        .await
+    }
+
+    async fn sweep_expired(&self, now_ms: u64, max: usize) -> AttestResult<usize> {
+        self.blocking(move |t| t.sweep_blocking(now_ms, max)).await
+    }
 
     fn stats(&self) -> AttestStats {
         let get = |c: &AtomicI64| c.load(Ordering::Relaxed).max(0) as u64;
+        let t = &self.trees;
         AttestStats {
-            pending: get(&self.pending),
-            approved: get(&self.approved),
-            denied: get(&self.denied),
-            expired_swept: get(&self.swept),
+            pending: get(&t.pending),
+            approved: get(&t.approved),
+            denied: get(&t.denied),
+            expired_swept: get(&t.swept),
         }
     }
 }

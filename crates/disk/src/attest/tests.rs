@@ -5,9 +5,14 @@ use std::sync::Arc;
 
 use proptest::prelude::*;
 
+use relaybox_store::{
+    Answer, AttestError, AttestationRecord, AttestationStore, ListCursor, ListQuery, MailboxStore,
+    NewAttestation, Status, TopicKey,
+};
+
 use super::codec;
 use super::*;
-use crate::{MailboxStore, SledConfig, SledStore, TopicKey};
+use crate::{DiskConfig, DiskStore};
 
 const NOW: u64 = 1_700_000_000_000;
 
@@ -28,8 +33,8 @@ fn id(n: u32) -> String {
     format!("request-{n:010}")
 }
 
-async fn open(dir: &std::path::Path) -> (Arc<SledStore>, Arc<SledAttestationStore>) {
-    let mailbox = SledStore::open(SledConfig::new(dir.join("db"))).unwrap();
+async fn open(dir: &std::path::Path) -> (Arc<DiskStore>, Arc<SledAttestationStore>) {
+    let mailbox = DiskStore::open(DiskConfig::new(dir.join("db"))).unwrap();
     let attest = SledAttestationStore::open(&mailbox).unwrap();
     (mailbox, attest)
 }

@@ -4,7 +4,8 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use relaybox_store::{NewMessage, PendingPage, SledConfig, SledStore, TopicKey};
+use relaybox_disk::{DiskConfig, DiskStore};
+use relaybox_store::{NewMessage, PendingPage, TopicKey};
 
 pub const ALICE: &str = "did:key:z6MkAliceAliceAliceAliceAliceAliceAliceAliceAlice";
 pub const BOB: &str = "did:key:z6MkBobBobBobBobBobBobBobBobBobBobBobBobBobBobBob";
@@ -16,14 +17,14 @@ pub fn topic(n: u8) -> TopicKey {
     TopicKey(t)
 }
 
-pub fn open(dir: &Path) -> Arc<SledStore> {
-    SledStore::open(SledConfig::new(dir)).unwrap()
+pub fn open(dir: &Path) -> Arc<DiskStore> {
+    DiskStore::open(DiskConfig::new(dir)).unwrap()
 }
 
-pub fn open_with_limit(dir: &Path, max: usize) -> Arc<SledStore> {
-    let mut cfg = SledConfig::new(dir);
+pub fn open_with_limit(dir: &Path, max: usize) -> Arc<DiskStore> {
+    let mut cfg = DiskConfig::new(dir);
     cfg.max_messages_per_topic = max;
-    SledStore::open(cfg).unwrap()
+    DiskStore::open(cfg).unwrap()
 }
 
 pub fn msg(topic: TopicKey, body: &str, publisher: &str, ttl_secs: u32, now_ms: u64) -> NewMessage {

@@ -84,6 +84,9 @@ pub struct WebSocketConfig {
 pub struct StoreConfig {
     pub backend: StoreBackend,
     pub cache_capacity_mb: u64,
+    pub max_disk_mb: u64,
+    pub min_free_mb: u64,
+    pub segment_mb: u64,
     pub sweep_interval_ms: u64,
     pub sweep_batch: usize,
     pub redis_url: String,
@@ -93,14 +96,17 @@ pub struct StoreConfig {
     pub redis_wait_aof: bool,
     pub redis_wait_timeout_ms: u64,
     pub redis_timeout_ms: u64,
+    pub ack_flush_ms: u64,
 }
 
-/// Where mailboxes live: the embedded sled database (one node) or Redis
+/// Where mailboxes live: the embedded store in the data directory (one
+/// node; "sled", its name before the message log, still reads) or Redis
 /// (several nodes sharing state; see the README's cluster mode).
 #[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "lowercase")]
 pub enum StoreBackend {
-    Sled,
+    #[serde(alias = "sled")]
+    Disk,
     Redis,
 }
 
@@ -206,8 +212,11 @@ impl Default for WebSocketConfig {
 impl Default for StoreConfig {
     fn default() -> Self {
         StoreConfig {
-            backend: StoreBackend::Sled,
+            backend: StoreBackend::Disk,
             cache_capacity_mb: 64,
+            max_disk_mb: 0,
+            min_free_mb: 256,
+            segment_mb: 64,
             sweep_interval_ms: 1000,
             sweep_batch: 10_000,
             redis_url: "redis://127.0.0.1:6379".into(),
@@ -217,6 +226,7 @@ impl Default for StoreConfig {
             redis_wait_aof: false,
             redis_wait_timeout_ms: 1000,
             redis_timeout_ms: relaybox_redis::DEFAULT_TIMEOUT_MS,
+            ack_flush_ms: relaybox_redis::DEFAULT_ACK_FLUSH_MS,
         }
     }
 }
@@ -407,6 +417,12 @@ impl Config {
         if self.store.sweep_interval_ms == 0 || self.store.sweep_batch == 0 {
             return bad("store.sweep_interval_ms and store.sweep_batch must be > 0".into());
         }
+        if self.store.ack_flush_ms == 0 {
+            return bad("store.ack_flush_ms must be > 0".into());
+        }
+        if !(1..=4096).contains(&self.store.segment_mb) {
+            return bad("store.segment_mb must be between 1 and 4096".into());
+        }
         if self.store.backend == StoreBackend::Redis {
             self.redis_config()
                 .validate()
@@ -422,6 +438,20 @@ impl Config {
         Ok(())
     }
 
+    /// The embedded store's settings (used when `store.backend = "disk"`).
+    pub fn disk_config(&self) -> relaybox_disk::DiskConfig {
+        const MIB: u64 = 1024 * 1024;
+        let s = &self.store;
+        let mut cfg = relaybox_disk::DiskConfig::new(&self.server.data_dir);
+        cfg.cache_capacity_bytes = s.cache_capacity_mb * MIB;
+        cfg.max_messages_per_topic = self.limits.max_messages_per_topic;
+        cfg.segment_bytes = s.segment_mb * MIB;
+        cfg.max_disk_bytes = s.max_disk_mb * MIB;
+        cfg.min_free_bytes = s.min_free_mb * MIB;
+        cfg.ack_flush_ms = s.ack_flush_ms;
+        cfg
+    }
+
     /// The Redis backend's settings (used when `store.backend = "redis"`).
     pub fn redis_config(&self) -> relaybox_redis::RedisConfig {
         let s = &self.store;
@@ -433,6 +463,7 @@ impl Config {
         cfg.wait_aof = s.redis_wait_aof;
         cfg.wait_timeout_ms = s.redis_wait_timeout_ms;
         cfg.timeout_ms = s.redis_timeout_ms;
+        cfg.ack_flush_ms = s.ack_flush_ms;
         cfg
     }
 

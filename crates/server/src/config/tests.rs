@@ -74,7 +74,7 @@ fn unknown_file_keys_are_errors() {
 
 #[test]
 fn validate_rejects_bad_values() {
-    let cases: [fn(&mut Config); 14] = [
+    let cases: [fn(&mut Config); 15] = [
         (|c: &mut Config| c.server.listen = "nope".into()),
         (|c: &mut Config| c.server.public_urls = vec!["ftp://x".into()]),
         (|c: &mut Config| c.limits.ttl_min_secs = 60),
@@ -102,6 +102,10 @@ fn validate_rejects_bad_values() {
             c.store.redis_wait_replicas = 1;
             c.store.redis_wait_timeout_ms = 0;
         }),
+        (|c: &mut Config| {
+            c.store.backend = StoreBackend::Redis;
+            c.store.ack_flush_ms = 0;
+        }),
     ];
     for (i, mutate) in cases.iter().enumerate() {
         let mut cfg = Config::default();
@@ -116,6 +120,7 @@ fn redis_backend_from_the_environment() {
         ("RELAYBOX_STORE_BACKEND", "redis"),
         ("RELAYBOX_STORE_REDIS_URL", "redis://10.0.0.5:6380"),
         ("RELAYBOX_STORE_REDIS_WAIT_REPLICAS", "1"),
+        ("RELAYBOX_STORE_ACK_FLUSH_MS", "250"),
     ]);
     let cfg = Config::load_from(None, &env, &Overrides::default()).unwrap();
     assert_eq!(cfg.store.backend, StoreBackend::Redis);
@@ -123,6 +128,7 @@ fn redis_backend_from_the_environment() {
     let r = cfg.redis_config();
     assert_eq!(r.url, "redis://10.0.0.5:6380");
     assert_eq!(r.wait_replicas, 1);
+    assert_eq!(r.ack_flush_ms, 250);
     assert!(!r.is_cluster());
     let env = vars(&[
         ("RELAYBOX_STORE_BACKEND", "redis"),

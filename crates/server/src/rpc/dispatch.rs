@@ -156,6 +156,10 @@ impl Session {
 pub fn storage_error(e: relaybox_store::Error) -> ErrorData {
     match e {
         relaybox_store::Error::MailboxFull => ErrorKind::MailboxLimitExceeded.to_error_data(None),
+        relaybox_store::Error::StorageFull => {
+            crate::metrics::storage_full();
+            ErrorKind::StorageFull.to_error_data(None)
+        }
         other => {
             tracing::error!(error = %other, "store operation failed");
             ErrorKind::StorageError.to_error_data(None)

@@ -21,8 +21,52 @@ pub struct TestRelay {
     child: Option<Child>,
     dir: TempDir,
     env: Vec<(String, String)>,
+    /// A command the relay runs under (e.g. strace), argv before the binary.
+    wrapper: Vec<String>,
+    /// Data directory other than `<temp dir>/data` (e.g. a small mount).
+    data_dir: Option<PathBuf>,
     addr: SocketAddr,
     starts: u32,
+}
+
+/// Options for a relay that needs more than environment overrides.
+#[derive(Default)]
+pub struct RelayBuilder {
+    env: Vec<(String, String)>,
+    wrapper: Vec<String>,
+    data_dir: Option<PathBuf>,
+}
+
+impl RelayBuilder {
+    pub fn env(mut self, key: &str, value: &str) -> Self {
+        self.env.push((key.into(), value.into()));
+        self
+    }
+
+    /// Runs the relay as `argv... relaybox serve ...`.
+    pub fn wrapper(mut self, argv: &[&str]) -> Self {
+        self.wrapper = argv.iter().map(|s| s.to_string()).collect();
+        self
+    }
+
+    pub fn data_dir(mut self, dir: PathBuf) -> Self {
+        self.data_dir = Some(dir);
+        self
+    }
+
+    pub async fn start(self) -> TestRelay {
+        let mut relay = TestRelay {
+            child: None,
+            dir: tempfile::tempdir().expect("temp dir"),
+            env: self.env,
+            wrapper: self.wrapper,
+            data_dir: self.data_dir,
+            addr: "127.0.0.1:0".parse().unwrap(),
+            starts: 0,
+        };
+        relay.launch().await;
+        relay
+    }
 }
 
 impl TestRelay {
@@ -33,24 +77,20 @@ impl TestRelay {
 
     /// Starts a relay with extra `RELAYBOX_*` environment overrides.
     pub async fn with_env(env: &[(&str, &str)]) -> TestRelay {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let env = env
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
-        let mut relay = TestRelay {
-            child: None,
-            dir,
-            env,
-            addr: "127.0.0.1:0".parse().unwrap(),
-            starts: 0,
-        };
-        relay.launch().await;
-        relay
+        env.iter()
+            .fold(TestRelay::builder(), |b, (k, v)| b.env(k, v))
+            .start()
+            .await
+    }
+
+    pub fn builder() -> RelayBuilder {
+        RelayBuilder::default()
     }
 
     pub fn data_dir(&self) -> PathBuf {
-        self.dir.path().join("data")
+        self.data_dir
+            .clone()
+            .unwrap_or_else(|| self.dir.path().join("data"))
     }
 
     pub fn log_path(&self) -> PathBuf {
@@ -69,7 +109,15 @@ impl TestRelay {
             .append(true)
             .open(self.log_path())
             .expect("open relay log");
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_relaybox"));
+        let bin = env!("CARGO_BIN_EXE_relaybox");
+        let mut cmd = match self.wrapper.split_first() {
+            Some((first, rest)) => {
+                let mut c = Command::new(first);
+                c.args(rest).arg(bin);
+                c
+            }
+            None => Command::new(bin),
+        };
         cmd.arg("serve")
             .arg("--listen")
             .arg("127.0.0.1:0")

@@ -2,10 +2,9 @@
 //! app leaves for a user's wallet, the wallet's answer, and the indexes the
 //! gateway needs to list an app's requests and to sweep expired ones.
 //!
-//! The gateway reaches it only through [`AttestationStore`];
-//! [`SledAttestationStore`] keeps its records in their own trees of the
-//! mailbox's sled database and shares the mailbox's group commit, so one
-//! flush makes both kinds of writes durable.
+//! The gateway reaches it only through [`AttestationStore`]; the embedded
+//! implementation lives in `relaybox-disk` (sled trees beside the mailbox
+//! state, sharing its group commit), the clustered one in `relaybox-redis`.
 //!
 //! The rules that make it better than the seed's in-memory map:
 //! - the first answer wins: an answer to a request that is no longer pending
@@ -15,13 +14,8 @@
 //!   with the same id is an [`AttestError::Conflict`];
 //! - `create` and `answer` return only once the change is on disk.
 
-mod codec;
-mod sled_impl;
-#[cfg(test)]
-mod tests;
 mod types;
 
-pub use sled_impl::{SledAttestationStore, ATTEST_BY_APP_TREE, ATTEST_EXPIRY_TREE, ATTEST_TREE};
 pub use types::{
     Answer, AttestError, AttestResult, AttestStats, AttestationRecord, Created, ListCursor,
     ListPage, ListQuery, NewAttestation, Status,

@@ -37,7 +37,8 @@ impl Status {
         }
     }
 
-    pub(crate) fn to_byte(self) -> u8 {
+    /// The one-byte form backends store.
+    pub fn to_byte(self) -> u8 {
         match self {
             Status::Pending => 0,
             Status::Approved => 1,
@@ -45,7 +46,8 @@ impl Status {
         }
     }
 
-    pub(crate) fn from_byte(b: u8) -> Option<Status> {
+    /// Parses [`to_byte`](Self::to_byte)'s output.
+    pub fn from_byte(b: u8) -> Option<Status> {
         match b {
             0 => Some(Status::Pending),
             1 => Some(Status::Approved),
@@ -247,9 +249,9 @@ pub enum AttestError {
     /// The request was already answered; the first answer wins.
     #[error("request already {0}")]
     AlreadyAnswered(Status),
-    /// The embedded database failed.
+    /// The backend failed; the text is for the log only.
     #[error("storage error: {0}")]
-    Storage(#[from] sled::Error),
+    Storage(String),
     /// Flushing through the shared group commit failed (or the store is closed).
     #[error("durability error: {0}")]
     Sync(#[from] crate::Error),

@@ -1,12 +1,10 @@
-//! The cases: plain async functions over `Arc<dyn MailboxStore>`. Times
+//! The cases: plain public async functions over `Arc<dyn MailboxStore>`. Times
 //! are the caller's clock (small fake values), as the trait allows.
 
-use std::sync::Arc;
-
+use crate::{Error, NewMessage, PendingPage, TopicKey};
 use rand::RngCore;
-use relaybox_store::{Error, MailboxStore, NewMessage, PendingPage, TopicKey};
 
-type Store = Arc<dyn MailboxStore>;
+use super::Store;
 
 fn topic() -> TopicKey {
     let mut t = [0u8; 32];

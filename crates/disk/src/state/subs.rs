@@ -1,0 +1,95 @@
+//! Subscriptions: `(client, topic)` pairs that persist until unsubscribe.
+//!
+//! Stored twice (`s|client|topic` to list a client's topics, `r|topic|client`
+//! to list a topic's subscribers) in one sled batch so the two never
+//! disagree. These are blocking calls: the store runs them off the async
+//! workers.
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use relaybox_store::TopicKey;
+
+use super::keys::{self, ClientHash};
+use super::State;
+use crate::error::{storage, DiskResult};
+
+impl State {
+    /// Adds the subscription; returns whether it is new. Marks the state
+    /// dirty, so the caller's following sync makes it durable.
+    pub(crate) fn subscribe(
+        &self,
+        client: &str,
+        ch: &ClientHash,
+        topic: &TopicKey,
+    ) -> DiskResult<bool> {
+        let sub = keys::sub(ch, topic);
+        if self.tree.contains_key(sub).map_err(storage)? {
+            return Ok(false);
+        }
+        let mut batch = sled::Batch::default();
+        batch.insert(&sub[..], &[][..]);
+        batch.insert(&keys::sub_rev(topic, ch)[..], client.as_bytes());
+        self.tree.apply_batch(batch).map_err(storage)?;
+        self.mark_dirty();
+        self.subscriptions.fetch_add(1, Ordering::Relaxed);
+        Ok(true)
+    }
+
+    /// Removes the subscription and the pair's delivery position; returns
+    /// whether the subscription existed.
+    pub(crate) fn unsubscribe(&self, ch: &ClientHash, topic: &TopicKey) -> DiskResult<bool> {
+        let sub = keys::sub(ch, topic);
+        let existed = self.tree.contains_key(sub).map_err(storage)?;
+        self.positions.forget(&(*ch, *topic))?;
+        let mut batch = sled::Batch::default();
+        batch.remove(&sub[..]);
+        batch.remove(&keys::sub_rev(topic, ch)[..]);
+        self.tree.apply_batch(batch).map_err(storage)?;
+        self.mark_dirty();
+        if existed {
+            self.subscriptions.fetch_sub(1, Ordering::Relaxed);
+        }
+        Ok(existed)
+    }
+
+    /// The client's topics, in topic-byte order.
+    pub(crate) fn subscriptions(&self, ch: &ClientHash) -> DiskResult<Vec<TopicKey>> {
+        let mut out = Vec::new();
+        for key in self.tree.scan_prefix(keys::sub_prefix(ch)).keys() {
+            let key = key.map_err(storage)?;
+            match keys::sub_topic(&key) {
+                Some(topic) => out.push(topic),
+                None => {
+                    tracing::error!(key = %hex::encode(&key), "skipping malformed subscription key")
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// How many topics the client follows.
+    pub(crate) fn subscription_count(&self, ch: &ClientHash) -> DiskResult<usize> {
+        let mut n = 0;
+        for key in self.tree.scan_prefix(keys::sub_prefix(ch)).keys() {
+            key.map_err(storage)?;
+            n += 1;
+        }
+        Ok(n)
+    }
+
+    /// Client ids subscribed to `topic`.
+    pub(crate) fn subscribers(&self, topic: &TopicKey) -> DiskResult<Vec<Arc<str>>> {
+        let mut out = Vec::new();
+        for item in self.tree.scan_prefix(keys::sub_rev_prefix(topic)) {
+            let (key, value) = item.map_err(storage)?;
+            match std::str::from_utf8(&value) {
+                Ok(client) => out.push(Arc::from(client)),
+                Err(_) => {
+                    tracing::error!(key = %hex::encode(&key), "skipping non-UTF-8 subscriber id")
+                }
+            }
+        }
+        Ok(out)
+    }
+}

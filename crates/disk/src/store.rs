@@ -1,0 +1,156 @@
+//! [`MailboxStore`] for [`DiskStore`]: which operations run inline and
+//! which off the async workers.
+//!
+//! Inline: appends (memory only, unless a segment file must be created),
+//! acks of positions already cached, `stats`. Everything that may call
+//! sled or read a file goes through `spawn_blocking`; `sync` waits for the
+//! store thread.
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use relaybox_store::{
+    Appended, MailboxStore, NewMessage, PendingPage, Result, StoreStats, TopicKey,
+};
+
+use crate::ops::{blocking, Placed};
+use crate::state::{client_hash, PairKey};
+use crate::{DiskStore, Inner};
+
+#[async_trait::async_trait]
+impl MailboxStore for DiskStore {
+    async fn append(&self, msg: NewMessage) -> Result<Appended> {
+        let inner = &self.inner;
+        inner.check_open()?;
+        let prepared = inner.prepare(msg)?;
+        let seg = match inner.active_segment(prepared.bucket_end) {
+            Some(seg) => seg,
+            None => {
+                let i = inner.clone();
+                let end = prepared.bucket_end;
+                blocking(move || i.open_segment(end)).await?
+            }
+        };
+        match inner.place(prepared, &seg)? {
+            Placed::New(appended) => Ok(appended),
+            Placed::Duplicate { loc, prev_seq } => {
+                let i = inner.clone();
+                let existing = blocking(move || i.read(&loc)).await?;
+                Ok(Appended {
+                    message: Arc::new(existing),
+                    prev_seq,
+                    duplicate: true,
+                })
+            }
+        }
+    }
+
+    async fn sync(&self) -> Result<()> {
+        self.inner.check_open()?;
+        self.inner.committer.sync().await
+    }
+
+    async fn subscribe(&self, client: &str, topic: TopicKey) -> Result<bool> {
+        self.inner.check_open()?;
+        let (i, client) = (self.inner.clone(), client.to_owned());
+        blocking(move || Ok(i.state.subscribe(&client, &client_hash(&client), &topic)?)).await
+    }
+
+    async fn unsubscribe(&self, client: &str, topic: TopicKey) -> Result<bool> {
+        self.inner.check_open()?;
+        let (i, ch) = (self.inner.clone(), client_hash(client));
+        blocking(move || Ok(i.state.unsubscribe(&ch, &topic)?)).await
+    }
+
+    async fn subscriptions(&self, client: &str) -> Result<Vec<TopicKey>> {
+        self.inner.check_open()?;
+        let (i, ch) = (self.inner.clone(), client_hash(client));
+        blocking(move || Ok(i.state.subscriptions(&ch)?)).await
+    }
+
+    async fn subscription_count(&self, client: &str) -> Result<usize> {
+        self.inner.check_open()?;
+        let (i, ch) = (self.inner.clone(), client_hash(client));
+        blocking(move || Ok(i.state.subscription_count(&ch)?)).await
+    }
+
+    async fn pending(
+        &self,
+        client: &str,
+        topic: TopicKey,
+        after: u64,
+        limit: usize,
+        now_ms: u64,
+    ) -> Result<PendingPage> {
+        self.inner.check_open()?;
+        let (i, client) = (self.inner.clone(), client.to_owned());
+        blocking(move || i.pending(&client, topic, after, limit, now_ms)).await
+    }
+
+    async fn ack(&self, client: &str, topic: TopicKey, seqs: &[u64], now_ms: u64) -> Result<()> {
+        let inner = &self.inner;
+        inner.check_open()?;
+        let key: PairKey = (client_hash(client), topic);
+        let positions = inner.state.positions();
+        if let Some(mut pos) = positions.cached(&key) {
+            if inner.ack_into(&mut pos, client, &topic, seqs, now_ms) {
+                drop(pos);
+                positions.mark_dirty(key);
+            }
+            return Ok(());
+        }
+        let (i, client, seqs) = (inner.clone(), client.to_owned(), seqs.to_vec());
+        blocking(move || i.ack_loading(&client, topic, &seqs, now_ms)).await
+    }
+
+    async fn fetch(
+        &self,
+        client: &str,
+        topic: TopicKey,
+        limit: usize,
+        now_ms: u64,
+    ) -> Result<PendingPage> {
+        self.inner.check_open()?;
+        let (i, client) = (self.inner.clone(), client.to_owned());
+        blocking(move || i.fetch(&client, topic, limit, now_ms)).await
+    }
+
+    async fn sweep_expired(&self, now_ms: u64, max: usize) -> Result<usize> {
+        self.inner.check_open()?;
+        let i = self.inner.clone();
+        blocking(move || i.sweep(now_ms, max)).await
+    }
+
+    fn stats(&self) -> StoreStats {
+        let i = &self.inner;
+        StoreStats {
+            messages: i.messages.load(Ordering::Relaxed).max(0) as u64,
+            topics: i.topics.len() as u64,
+            subscriptions: i.state.subscription_total(),
+        }
+    }
+
+    async fn close(&self) -> Result<()> {
+        // Refuse new work first; the store thread then answers queued
+        // syncs, writes positions and makes everything durable.
+        self.inner.closed.store(true, Ordering::Release);
+        self.inner.committer.close().await;
+        Ok(())
+    }
+
+    async fn health(&self) -> Result<()> {
+        self.inner.check_open()?;
+        self.inner.space.health(self.inner.log.used_bytes())
+    }
+}
+
+/// Sets the store's gauges (called by the store thread each tick).
+pub(crate) fn publish_gauges(i: &Inner) {
+    metrics::gauge!("relaybox_store_log_bytes").set(i.log.used_bytes() as f64);
+    metrics::gauge!("relaybox_store_state_bytes").set(i.space.state_bytes() as f64);
+    metrics::gauge!("relaybox_store_free_bytes").set(i.space.free() as f64);
+    metrics::gauge!("relaybox_store_segments").set(i.log.segment_count() as f64);
+    metrics::gauge!("relaybox_store_unsynced_bytes").set(i.log.buffered_bytes() as f64);
+    metrics::gauge!("relaybox_store_cached_positions")
+        .set(i.state.positions().cached_count() as f64);
+}
