@@ -8,14 +8,19 @@ cd "$(dirname "$0")/.."
 
 step() { printf '\n==> %s\n' "$*"; }
 
-step "redis-server for the cluster-mode tests (installed with apt-get when missing)"
-if ! command -v redis-server >/dev/null 2>&1; then
+step "redis-server (cluster-mode tests) and strace (fsync-order test), installed with apt-get when missing"
+MISSING=""
+command -v redis-server >/dev/null 2>&1 || MISSING="$MISSING redis-server"
+command -v strace >/dev/null 2>&1 || MISSING="$MISSING strace"
+if [ -n "$MISSING" ]; then
   SUDO=""
   if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
   $SUDO apt-get update
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y redis-server
+  # shellcheck disable=SC2086
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y $MISSING
 fi
 redis-server --version
+strace -V | head -1
 
 step "cargo fmt --check"
 cargo fmt --all -- --check
