@@ -100,6 +100,9 @@ pub enum ErrorKind {
     InvalidParams,
     /// -32600: a message is longer than the relay accepts.
     PayloadSizeExceeded,
+    /// -32600: a publish's `attestation` is longer than the relay allows
+    /// (Relaybox's own tag: the field is stored with every message).
+    AttestationTooLarge,
     /// -32600: a topic is not 64 hex characters.
     InvalidTopic,
     /// -32600: a subscription id is malformed.
@@ -170,7 +173,7 @@ fn prefix(code: i32) -> &'static str {
 
 impl ErrorKind {
     /// Every kind, auth tags expanded (for tests and documentation).
-    pub const ALL: [ErrorKind; 35] = [
+    pub const ALL: [ErrorKind; 36] = [
         ErrorKind::Auth(AuthTag::ProjectNotFound),
         ErrorKind::Auth(AuthTag::ProjectIdNotSpecified),
         ErrorKind::Auth(AuthTag::ProjectInactive),
@@ -182,6 +185,7 @@ impl ErrorKind {
         ErrorKind::InvalidMethod,
         ErrorKind::InvalidParams,
         ErrorKind::PayloadSizeExceeded,
+        ErrorKind::AttestationTooLarge,
         ErrorKind::InvalidTopic,
         ErrorKind::InvalidSubscriptionId,
         ErrorKind::InvalidRequestId,
@@ -220,6 +224,11 @@ impl ErrorKind {
             InvalidMethod => (CODE_PAYLOAD, "InvalidMethod", "Unknown method"),
             InvalidParams => (CODE_PAYLOAD, "InvalidParams", "Invalid params"),
             PayloadSizeExceeded => (CODE_PAYLOAD, "PayloadSizeExceeded", "Message too large"),
+            AttestationTooLarge => (
+                CODE_PAYLOAD,
+                "AttestationTooLarge",
+                "Attestation too large",
+            ),
             InvalidTopic => (CODE_PAYLOAD, "InvalidTopic", "Topic decoding failed"),
             InvalidSubscriptionId => (
                 CODE_PAYLOAD,

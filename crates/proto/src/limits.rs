@@ -14,6 +14,9 @@ pub struct Limits {
     /// Longest accepted message, in bytes of the decoded JSON string.
     /// Production relays reject around 96 KiB; 128 KiB leaves headroom.
     pub max_message_len: usize,
+    /// Longest accepted `attestation` (a Verify JWT, normally under 1 KiB),
+    /// in bytes. It is stored with every message, so it needs its own bound.
+    pub max_attestation_len: usize,
 }
 
 impl Default for Limits {
@@ -23,6 +26,7 @@ impl Default for Limits {
             ttl_max: 2_592_000,
             max_batch: 500,
             max_message_len: 131_072,
+            max_attestation_len: 4096,
         }
     }
 }

@@ -56,6 +56,7 @@ impl Relay {
             ttl_max: config.limits.ttl_max_secs,
             max_batch: config.limits.max_batch,
             max_message_len: config.limits.max_message_bytes,
+            max_attestation_len: config.limits.max_attestation_bytes,
         };
         let rate_limiter =
             RateLimiter::new(config.rate_limit.requests_per_sec, config.rate_limit.burst);

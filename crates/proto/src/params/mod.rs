@@ -154,6 +154,7 @@ impl Params {
             Params::BatchFetchMessages(p) => check_batch(p.topics.len(), limits),
             Params::BatchReceive(p) => check_batch(p.receipts.len(), limits),
             Params::ProposeSession(p) => {
+                check_attestation(p.attestation.as_deref(), limits)?;
                 check_wc_message("sessionProposal", &p.session_proposal, limits)
             }
             Params::ApproveSession(p) => {
@@ -221,7 +222,22 @@ fn check_publish(p: &PublishParams, limits: &Limits) -> Result<(), Violation> {
             format!("ttl {} is above {}", p.ttl, limits.ttl_max),
         ));
     }
+    check_attestation(p.attestation.as_deref(), limits)?;
     check_message_len(p.message.len(), limits)
+}
+
+fn check_attestation(attestation: Option<&str>, limits: &Limits) -> Result<(), Violation> {
+    match attestation {
+        Some(a) if a.len() > limits.max_attestation_len => Err(Violation::new(
+            ErrorKind::AttestationTooLarge,
+            format!(
+                "attestation is {} bytes, at most {} allowed",
+                a.len(),
+                limits.max_attestation_len
+            ),
+        )),
+        _ => Ok(()),
+    }
 }
 
 /// `wc_*` messages are published by the relay itself, so an empty one would
