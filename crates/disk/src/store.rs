@@ -10,7 +10,7 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use relaybox_store::{
-    Appended, MailboxStore, NewMessage, PendingPage, Result, StoreStats, TopicKey,
+    Appended, Error, MailboxStore, NewMessage, PendingPage, Result, StoreStats, TopicKey,
 };
 
 use crate::ops::{blocking, Placed};
@@ -50,10 +50,15 @@ impl MailboxStore for DiskStore {
         self.inner.committer.sync().await
     }
 
-    async fn subscribe(&self, client: &str, topic: TopicKey) -> Result<bool> {
+    async fn subscribe(&self, client: &str, topic: TopicKey, max_subscriptions: usize) -> Result<bool> {
         self.inner.check_open()?;
         let (i, client) = (self.inner.clone(), client.to_owned());
-        blocking(move || Ok(i.state.subscribe(&client, &client_hash(&client), &topic)?)).await
+        blocking(move || {
+            i.state
+                .subscribe(&client, &client_hash(&client), &topic, max_subscriptions)?
+                .ok_or(Error::SubscriptionLimit)
+        })
+        .await
     }
 
     async fn unsubscribe(&self, client: &str, topic: TopicKey) -> Result<bool> {

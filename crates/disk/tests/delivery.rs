@@ -200,7 +200,7 @@ async fn store_before_subscribe_delivers_on_subscribe() {
         .append(msg(t, "proposal", ALICE, 300, 0))
         .await
         .unwrap();
-    assert!(store.subscribe(BOB, t).await.unwrap());
+    assert!(store.subscribe(BOB, t, 10_000).await.unwrap());
     let page = store.pending(BOB, t, 0, 10, 1_000).await.unwrap();
     assert_eq!(seqs(&page), vec![proposal.message.seq]);
 }
@@ -209,10 +209,10 @@ async fn store_before_subscribe_delivers_on_subscribe() {
 async fn subscriptions_are_listed_counted_and_idempotent() {
     let dir = tempfile::tempdir().unwrap();
     let store = open(dir.path());
-    assert!(store.subscribe(ALICE, topic(2)).await.unwrap());
-    assert!(store.subscribe(ALICE, topic(1)).await.unwrap());
-    assert!(!store.subscribe(ALICE, topic(1)).await.unwrap());
-    assert!(store.subscribe(BOB, topic(1)).await.unwrap());
+    assert!(store.subscribe(ALICE, topic(2), 10_000).await.unwrap());
+    assert!(store.subscribe(ALICE, topic(1), 10_000).await.unwrap());
+    assert!(!store.subscribe(ALICE, topic(1), 10_000).await.unwrap());
+    assert!(store.subscribe(BOB, topic(1), 10_000).await.unwrap());
     assert_eq!(
         store.subscriptions(ALICE).await.unwrap(),
         vec![topic(1), topic(2)]
@@ -236,8 +236,8 @@ async fn unsubscribe_drops_subscription_and_delivery_state() {
     let dir = tempfile::tempdir().unwrap();
     let store = open(dir.path());
     let t = topic(1);
-    store.subscribe(ALICE, t).await.unwrap();
-    store.subscribe(ALICE, topic(2)).await.unwrap();
+    store.subscribe(ALICE, t, 10_000).await.unwrap();
+    store.subscribe(ALICE, topic(2), 10_000).await.unwrap();
     for i in 0..3 {
         store
             .append(msg(t, &format!("m{i}"), BOB, 60, 0))
@@ -253,7 +253,7 @@ async fn unsubscribe_drops_subscription_and_delivery_state() {
     assert_eq!(store.subscriptions(ALICE).await.unwrap(), vec![topic(2)]);
     assert_eq!(store.stats().subscriptions, 1);
     // Delivery state is gone: a resubscribe starts from scratch.
-    store.subscribe(ALICE, t).await.unwrap();
+    store.subscribe(ALICE, t, 10_000).await.unwrap();
     assert_eq!(
         store
             .pending(ALICE, t, 0, 10, 0)

@@ -23,8 +23,8 @@ async fn state_survives_close_and_reopen() {
                     .seq,
             );
         }
-        store.subscribe(ALICE, t).await.unwrap();
-        store.subscribe(ALICE, topic(2)).await.unwrap();
+        store.subscribe(ALICE, t, 10_000).await.unwrap();
+        store.subscribe(ALICE, topic(2), 10_000).await.unwrap();
         store.ack(ALICE, t, &[s[0], s[1], s[3]], 0).await.unwrap();
         store.sync().await.unwrap();
         let page = store.pending(ALICE, t, 0, 100, 0).await.unwrap();
@@ -88,7 +88,7 @@ async fn closed_store_refuses_work() {
         Err(Error::Closed)
     ));
     assert!(matches!(
-        store.subscribe(ALICE, topic(1)).await,
+        store.subscribe(ALICE, topic(1), 10_000).await,
         Err(Error::Closed)
     ));
     assert!(matches!(

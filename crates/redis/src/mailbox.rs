@@ -319,15 +319,28 @@ impl MailboxStore for RedisStore {
         Ok(self.check_open()?)
     }
 
-    async fn subscribe(&self, client: &str, topic: TopicKey) -> relaybox_store::Result<bool> {
+    async fn subscribe(
+        &self,
+        client: &str,
+        topic: TopicKey,
+        max_subscriptions: usize,
+    ) -> relaybox_store::Result<bool> {
         self.check_open()?;
         let key = keys::subscriptions(client);
         let mut conn = self.write_conn();
-        let mut cmd = redis::cmd("SADD");
-        cmd.arg(&key).arg(topic.to_hex());
-        let added: u64 = self.query("subscribe", &cmd, &mut conn).await?;
-        self.make_durable(&mut conn, &key).await?;
-        Ok(added == 1)
+        let mut inv = scripts::get().subscribe.prepare_invoke();
+        inv.key(&key).arg(topic.to_hex()).arg(max_subscriptions);
+        let added = self.eval("subscribe", &inv, &mut conn, true).await?;
+        match added {
+            redis::Value::Int(-1) => Err(relaybox_store::Error::SubscriptionLimit),
+            redis::Value::Int(n) => {
+                self.make_durable(&mut conn, &key).await?;
+                Ok(n == 1)
+            }
+            other => Err(relaybox_store::Error::Backend(format!(
+                "subscribe script returned {other:?}"
+            ))),
+        }
     }
 
     async fn unsubscribe(&self, client: &str, topic: TopicKey) -> relaybox_store::Result<bool> {

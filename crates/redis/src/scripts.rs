@@ -16,6 +16,7 @@ pub(crate) struct Scripts {
     pub read: Script,
     pub ack: Script,
     pub forget: Script,
+    pub subscribe: Script,
     pub att_create: Script,
     pub att_answer: Script,
     pub att_sweep: Script,
@@ -32,6 +33,8 @@ pub(crate) fn get() -> &'static Scripts {
             read: mailbox(include_str!("lua/read.lua")),
             ack: mailbox(include_str!("lua/ack.lua")),
             forget: mailbox(include_str!("lua/forget.lua")),
+            // Plain Lua: it uses none of common.lua's helpers.
+            subscribe: Script::new(include_str!("lua/subscribe.lua")),
             att_create: attest(include_str!("lua/att_create.lua")),
             att_answer: attest(include_str!("lua/att_answer.lua")),
             att_sweep: attest(include_str!("lua/att_sweep.lua")),

@@ -180,7 +180,7 @@ async fn close_flushes_and_unsubscribe_drops_buffered_acks() {
     let s = node(&redis.url(), 60_000).await;
     let q = publish(&s, t, 3).await;
     let q2 = publish(&s, t2, 2).await;
-    s.subscribe(bob, t2).await.unwrap();
+    s.subscribe(bob, t2, 10_000).await.unwrap();
     s.ack(alice, t, &[q[0], q[1]], 0).await.unwrap();
     s.ack(bob, t2, &[q2[0]], 0).await.unwrap();
     assert_eq!(pending(&s, bob, t2).await, vec![q2[1]]);

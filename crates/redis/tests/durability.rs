@@ -89,7 +89,7 @@ async fn wait_replicas_acknowledges_only_what_a_replica_has() {
         .expect("a replica has it");
     assert!(b
         .store
-        .subscribe("did:key:z6MkS", TopicKey([7; 32]))
+        .subscribe("did:key:z6MkS", TopicKey([7; 32]), 10_000)
         .await
         .unwrap());
 

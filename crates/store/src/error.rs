@@ -11,6 +11,11 @@ pub enum Error {
     /// gateway answers `MailboxLimitExceeded`.
     #[error("mailbox full: the topic holds the maximum number of live messages")]
     MailboxFull,
+    /// The client already follows the most topics it may
+    /// (`max_subscriptions_per_client`, counted over all its sockets); the
+    /// gateway answers `SubscriberLimitExceeded`.
+    #[error("subscription limit reached for this client")]
+    SubscriptionLimit,
     /// The store cannot take more data: its disk budget is used up or the
     /// disk's free space is below the configured reserve. The gateway
     /// answers `-32000` with the data tag `StorageFull`; it clears by

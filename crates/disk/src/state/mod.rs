@@ -18,10 +18,11 @@ use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 
+use dashmap::DashMap;
 use parking_lot::Mutex;
 
 use crate::error::{storage, DiskResult};
-pub(crate) use keys::client_hash;
+pub(crate) use keys::{client_hash, ClientHash};
 pub(crate) use positions::{PairKey, Position, Positions};
 
 /// Name of the sled tree holding subscriptions and positions.
@@ -36,6 +37,8 @@ pub(crate) struct State {
     /// A write a reply depends on happened since the last durable flush.
     dirty: AtomicBool,
     subscriptions: AtomicI64,
+    /// Subscriptions per client, cached once counted (the per-client limit).
+    sub_counts: DashMap<ClientHash, usize>,
     /// Blob files already synced (sled never rewrites a blob in place).
     synced_blobs: Mutex<HashSet<PathBuf>>,
 }
@@ -61,6 +64,7 @@ impl State {
             path: path.to_path_buf(),
             dirty: AtomicBool::new(false),
             subscriptions: AtomicI64::new(subscriptions),
+            sub_counts: DashMap::new(),
             synced_blobs: Mutex::new(HashSet::new()),
         })
     }

@@ -8,6 +8,7 @@
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
+use dashmap::mapref::one::RefMut;
 use relaybox_store::TopicKey;
 
 use super::keys::{self, ClientHash};
@@ -15,30 +16,49 @@ use super::State;
 use crate::error::{storage, DiskResult};
 
 impl State {
-    /// Adds the subscription; returns whether it is new. Marks the state
-    /// dirty, so the caller's following sync makes it durable.
+    /// Adds the subscription unless the client already follows `max`
+    /// topics; returns whether it is new (`None`: the limit is reached).
+    /// Marks the state dirty, so the caller's following sync makes it
+    /// durable. The client's count entry is held for the whole step, so
+    /// concurrent subscribes of one client cannot pass the limit together.
     pub(crate) fn subscribe(
         &self,
         client: &str,
         ch: &ClientHash,
         topic: &TopicKey,
-    ) -> DiskResult<bool> {
+        max: usize,
+    ) -> DiskResult<Option<bool>> {
+        let mut count = self.sub_count_entry(ch)?;
         let sub = keys::sub(ch, topic);
         if self.tree.contains_key(sub).map_err(storage)? {
-            return Ok(false);
+            return Ok(Some(false));
+        }
+        if *count >= max {
+            return Ok(None);
         }
         let mut batch = sled::Batch::default();
         batch.insert(&sub[..], &[][..]);
         batch.insert(&keys::sub_rev(topic, ch)[..], client.as_bytes());
         self.tree.apply_batch(batch).map_err(storage)?;
+        *count += 1;
         self.mark_dirty();
         self.subscriptions.fetch_add(1, Ordering::Relaxed);
-        Ok(true)
+        Ok(Some(true))
+    }
+
+    /// The client's cached subscription count, counted from sled on first use.
+    fn sub_count_entry(&self, ch: &ClientHash) -> DiskResult<RefMut<'_, ClientHash, usize>> {
+        if let Some(entry) = self.sub_counts.get_mut(ch) {
+            return Ok(entry);
+        }
+        let n = self.subscription_count(ch)?;
+        Ok(self.sub_counts.entry(*ch).or_insert(n))
     }
 
     /// Removes the subscription and the pair's delivery position; returns
     /// whether the subscription existed.
     pub(crate) fn unsubscribe(&self, ch: &ClientHash, topic: &TopicKey) -> DiskResult<bool> {
+        let mut count = self.sub_count_entry(ch)?;
         let sub = keys::sub(ch, topic);
         let existed = self.tree.contains_key(sub).map_err(storage)?;
         self.positions.forget(&(*ch, *topic))?;
@@ -48,6 +68,7 @@ impl State {
         self.tree.apply_batch(batch).map_err(storage)?;
         self.mark_dirty();
         if existed {
+            *count = count.saturating_sub(1);
             self.subscriptions.fetch_sub(1, Ordering::Relaxed);
         }
         Ok(existed)

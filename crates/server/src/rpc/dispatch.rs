@@ -156,6 +156,9 @@ impl Session {
 pub fn storage_error(e: relaybox_store::Error) -> ErrorData {
     match e {
         relaybox_store::Error::MailboxFull => ErrorKind::MailboxLimitExceeded.to_error_data(None),
+        relaybox_store::Error::SubscriptionLimit => {
+            ErrorKind::SubscriberLimitExceeded.to_error_data(None)
+        }
         relaybox_store::Error::StorageFull => {
             crate::metrics::storage_full();
             ErrorKind::StorageFull.to_error_data(None)

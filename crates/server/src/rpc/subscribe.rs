@@ -1,8 +1,6 @@
 //! Subscriptions (owned by the client_id, persisted in the store) and fetch.
 
-use relaybox_proto::{
-    subscription_id, ErrorData, ErrorKind, FetchMessagesResult, SubscriptionData, Topic,
-};
+use relaybox_proto::{subscription_id, ErrorData, FetchMessagesResult, SubscriptionData, Topic};
 
 use super::dispatch::storage_error;
 use crate::delivery::{key_of, topic_of};
@@ -10,16 +8,13 @@ use crate::session::Session;
 
 impl Session {
     /// Subscribes the client to `topic` and starts following it on this socket.
+    /// The store enforces the per-client limit over all the client's sockets.
     pub(crate) async fn subscribe(&mut self, topic: &Topic) -> Result<String, ErrorData> {
         let key = key_of(topic);
-        if !self.delivery.topics.contains_key(&key)
-            && self.delivery.topics.len() >= self.relay.config.limits.max_subscriptions_per_client
-        {
-            return Err(ErrorKind::SubscriberLimitExceeded.to_error_data(None));
-        }
+        let max = self.relay.config.limits.max_subscriptions_per_client;
         self.relay
             .store
-            .subscribe(&self.client_id, key)
+            .subscribe(&self.client_id, key, max)
             .await
             .map_err(storage_error)?;
         self.track(key);
@@ -31,14 +26,6 @@ impl Session {
         &mut self,
         topics: &[Topic],
     ) -> Result<Vec<String>, ErrorData> {
-        let new = topics
-            .iter()
-            .filter(|t| !self.delivery.topics.contains_key(&key_of(t)))
-            .count();
-        if self.delivery.topics.len() + new > self.relay.config.limits.max_subscriptions_per_client
-        {
-            return Err(ErrorKind::SubscriberLimitExceeded.to_error_data(None));
-        }
         let mut ids = Vec::with_capacity(topics.len());
         for topic in topics {
             ids.push(self.subscribe(topic).await?);

@@ -270,7 +270,7 @@ pub async fn store_before_subscribe(s: Store) {
     let t = topic();
     let (alice, bob, _) = clients();
     let proposal = put(&s, t, "proposal", &alice, 300, 0).await;
-    assert!(s.subscribe(&bob, t).await.unwrap());
+    assert!(s.subscribe(&bob, t, 10_000).await.unwrap());
     s.sync().await.unwrap();
     let page = s.pending(&bob, t, 0, 10, 1_000).await.unwrap();
     assert_eq!(seqs(&page), vec![proposal]);
@@ -279,10 +279,10 @@ pub async fn store_before_subscribe(s: Store) {
 pub async fn subscriptions_are_listed_counted_and_idempotent(s: Store) {
     let (t1, t2) = (topic(), topic());
     let (alice, bob, carol) = clients();
-    assert!(s.subscribe(&alice, t2).await.unwrap());
-    assert!(s.subscribe(&alice, t1).await.unwrap());
-    assert!(!s.subscribe(&alice, t1).await.unwrap());
-    assert!(s.subscribe(&bob, t1).await.unwrap());
+    assert!(s.subscribe(&alice, t2, 10_000).await.unwrap());
+    assert!(s.subscribe(&alice, t1, 10_000).await.unwrap());
+    assert!(!s.subscribe(&alice, t1, 10_000).await.unwrap());
+    assert!(s.subscribe(&bob, t1, 10_000).await.unwrap());
     let mut expected = vec![t1, t2];
     expected.sort();
     assert_eq!(s.subscriptions(&alice).await.unwrap(), expected);
@@ -293,8 +293,8 @@ pub async fn subscriptions_are_listed_counted_and_idempotent(s: Store) {
 pub async fn unsubscribe_drops_subscription_and_delivery_state(s: Store) {
     let (t, t2) = (topic(), topic());
     let (alice, bob, _) = clients();
-    s.subscribe(&alice, t).await.unwrap();
-    s.subscribe(&alice, t2).await.unwrap();
+    s.subscribe(&alice, t, 10_000).await.unwrap();
+    s.subscribe(&alice, t2, 10_000).await.unwrap();
     for i in 0..3 {
         put(&s, t, &format!("m{i}"), &bob, 60, 0).await;
     }
@@ -302,7 +302,44 @@ pub async fn unsubscribe_drops_subscription_and_delivery_state(s: Store) {
     assert!(s.unsubscribe(&alice, t).await.unwrap());
     assert!(!s.unsubscribe(&alice, t).await.unwrap());
     assert_eq!(s.subscriptions(&alice).await.unwrap(), vec![t2]);
-    s.subscribe(&alice, t).await.unwrap();
+    s.subscribe(&alice, t, 10_000).await.unwrap();
     let page = s.pending(&alice, t, 0, 10, 0).await.unwrap();
     assert_eq!(page.messages.len(), 3, "a resubscribe starts from scratch");
+}
+
+/// The per-client subscription limit holds however many subscribes of one
+/// client race (as from several sockets), and frees up on unsubscribe.
+pub async fn subscription_limit_is_per_client_and_atomic(s: Store) {
+    let (alice, bob, _) = clients();
+    let topics: Vec<TopicKey> = (0..20).map(|_| topic()).collect();
+    let tasks: Vec<_> = topics
+        .iter()
+        .map(|&t| {
+            let (s, alice) = (s.clone(), alice.clone());
+            tokio::spawn(async move { s.subscribe(&alice, t, 5).await })
+        })
+        .collect();
+    let mut added = 0;
+    let mut refused = 0;
+    for task in tasks {
+        match task.await.unwrap() {
+            Ok(true) => added += 1,
+            Err(Error::SubscriptionLimit) => refused += 1,
+            other => panic!("unexpected subscribe outcome {other:?}"),
+        }
+    }
+    assert_eq!((added, refused), (5, 15));
+    assert_eq!(s.subscription_count(&alice).await.unwrap(), 5);
+    // Another client has its own count.
+    assert!(s.subscribe(&bob, topics[0], 5).await.unwrap());
+    // At the limit, a topic already followed is still fine.
+    let followed = s.subscriptions(&alice).await.unwrap();
+    assert!(!s.subscribe(&alice, followed[0], 5).await.unwrap());
+    assert!(s.unsubscribe(&alice, followed[0]).await.unwrap());
+    let fresh = topic();
+    assert!(s.subscribe(&alice, fresh, 5).await.unwrap());
+    assert!(matches!(
+        s.subscribe(&alice, topic(), 5).await,
+        Err(Error::SubscriptionLimit)
+    ));
 }
