@@ -1,5 +1,9 @@
 //! Per-client token buckets. A client_id may hold several sockets; they share
-//! one bucket so that opening more connections does not buy more requests.
+//! one bucket so that opening more connections does not buy more requests,
+//! and the bucket outlives the client's last socket until it has refilled
+//! ([`RateLimiter::prune`]), so reconnecting does not buy a fresh one.
+//! A request costs one token per item (a batch of 500 costs 500), and so
+//! does every frame the relay has to reject.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -29,15 +33,30 @@ impl TokenBucket {
 
     /// Takes one token if there is one.
     pub fn try_take(&mut self, now: Instant) -> bool {
-        let elapsed = now.saturating_duration_since(self.last).as_secs_f64();
-        self.last = now;
-        self.tokens = (self.tokens + elapsed * self.rate).min(self.burst);
-        if self.tokens >= 1.0 {
-            self.tokens -= 1.0;
+        self.try_take_n(1, now)
+    }
+
+    /// Takes `n` tokens if there are that many.
+    pub fn try_take_n(&mut self, n: u32, now: Instant) -> bool {
+        self.refill(now);
+        if self.tokens >= f64::from(n) {
+            self.tokens -= f64::from(n);
             true
         } else {
             false
         }
+    }
+
+    /// Whether the bucket is full again (forgetting it then loses nothing).
+    pub fn is_full(&mut self, now: Instant) -> bool {
+        self.refill(now);
+        self.tokens >= self.burst
+    }
+
+    fn refill(&mut self, now: Instant) {
+        let elapsed = now.saturating_duration_since(self.last).as_secs_f64();
+        self.last = now;
+        self.tokens = (self.tokens + elapsed * self.rate).min(self.burst);
     }
 }
 
@@ -46,7 +65,8 @@ struct Entry {
     connections: AtomicUsize,
 }
 
-/// The buckets of every connected client; an entry lives while its client has a socket.
+/// The buckets of every client with a socket, or whose bucket has not yet
+/// refilled since its last socket closed.
 pub struct RateLimiter {
     rate: u32,
     burst: u32,
@@ -55,8 +75,6 @@ pub struct RateLimiter {
 
 /// A connection's handle on its client's bucket; dropping it releases the entry.
 pub struct ClientLimit {
-    limiter: Arc<RateLimiter>,
-    client: Arc<str>,
     entry: Option<Arc<Entry>>,
 }
 
@@ -85,36 +103,38 @@ impl RateLimiter {
             entry.connections.fetch_add(1, Ordering::AcqRel);
             entry
         });
-        ClientLimit {
-            limiter: self.clone(),
-            client,
-            entry,
-        }
+        ClientLimit { entry }
     }
 
     pub fn tracked_clients(&self) -> usize {
         self.clients.len()
     }
+
+    /// Forgets the buckets of clients without sockets that have refilled
+    /// (run periodically by the sweeper).
+    pub fn prune(&self) {
+        let now = Instant::now();
+        self.clients.retain(|_, e| {
+            e.connections.load(Ordering::Acquire) > 0 || !e.bucket.lock().is_full(now)
+        });
+    }
 }
 
 impl ClientLimit {
-    /// True if the request may proceed.
-    pub fn allow(&self) -> bool {
+    /// True if a request costing `cost` tokens may proceed.
+    pub fn allow(&self, cost: u32) -> bool {
         match &self.entry {
             None => true,
-            Some(entry) => entry.bucket.lock().try_take(Instant::now()),
+            Some(entry) => entry.bucket.lock().try_take_n(cost, Instant::now()),
         }
     }
 }
 
 impl Drop for ClientLimit {
     fn drop(&mut self) {
+        // The entry stays (with its tokens) until `prune` finds it refilled.
         if let Some(entry) = self.entry.take() {
-            if entry.connections.fetch_sub(1, Ordering::AcqRel) == 1 {
-                self.limiter.clients.remove_if(&self.client, |_, e| {
-                    e.connections.load(Ordering::Acquire) == 0
-                });
-            }
+            entry.connections.fetch_sub(1, Ordering::AcqRel);
         }
     }
 }
@@ -137,23 +157,40 @@ mod tests {
     }
 
     #[test]
-    fn connections_of_one_client_share_a_bucket_and_release_it() {
-        let limiter = RateLimiter::new(1, 2);
+    fn connections_of_one_client_share_a_bucket_that_outlives_them() {
+        let limiter = RateLimiter::new(100, 2);
         let a = limiter.attach("did:key:a".into());
         let b = limiter.attach("did:key:a".into());
-        assert!(a.allow());
-        assert!(b.allow());
-        assert!(!a.allow() && !b.allow());
+        assert!(a.allow(1));
+        assert!(b.allow(1));
+        assert!(!a.allow(1) && !b.allow(1));
         drop(a);
-        assert_eq!(limiter.tracked_clients(), 1);
         drop(b);
+        // Reconnecting finds the same empty bucket.
+        limiter.prune();
+        assert_eq!(limiter.tracked_clients(), 1);
+        let again = limiter.attach("did:key:a".into());
+        assert!(!again.allow(1));
+        drop(again);
+        // Once refilled it is forgotten.
+        std::thread::sleep(Duration::from_millis(60));
+        limiter.prune();
         assert_eq!(limiter.tracked_clients(), 0);
+    }
+
+    #[test]
+    fn a_request_costs_its_item_count() {
+        let limiter = RateLimiter::new(1, 10);
+        let a = limiter.attach("did:key:b".into());
+        assert!(a.allow(8));
+        assert!(!a.allow(3));
+        assert!(a.allow(2));
     }
 
     #[test]
     fn zero_rate_disables() {
         let limiter = RateLimiter::new(0, 0);
         let a = limiter.attach("x".into());
-        assert!((0..10_000).all(|_| a.allow()));
+        assert!((0..10_000).all(|_| a.allow(500)));
     }
 }

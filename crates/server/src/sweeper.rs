@@ -35,6 +35,7 @@ pub async fn run(relay: Arc<Relay>) {
             }
             tokio::task::yield_now().await;
         }
+        relay.rate_limiter.prune();
         let stats = relay.store.stats();
         crate::metrics::store_stats(
             stats.messages,

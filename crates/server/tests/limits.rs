@@ -79,6 +79,7 @@ async fn rate_limit_answers_3001() {
     let relay = TestRelay::with_env(&[
         ("RELAYBOX_RATE_LIMIT_REQUESTS_PER_SEC", "5"),
         ("RELAYBOX_RATE_LIMIT_BURST", "5"),
+        ("RELAYBOX_LIMITS_MAX_BATCH", "5"),
     ])
     .await;
     let kp = Keypair::generate();

@@ -71,6 +71,20 @@ impl Violation {
 }
 
 impl Params {
+    /// What the request costs against a client's rate limit: one per item,
+    /// so a batch of 500 costs as much as 500 single requests.
+    pub fn cost(&self) -> u32 {
+        let items = match self {
+            Params::BatchPublish(p) => p.messages.len(),
+            Params::BatchSubscribe(p) | Params::BatchSubscribeBlocking(p) => p.topics.len(),
+            Params::BatchUnsubscribe(p) => p.subscriptions.len(),
+            Params::BatchFetchMessages(p) => p.topics.len(),
+            Params::BatchReceive(p) => p.receipts.len(),
+            _ => 1,
+        };
+        u32::try_from(items.max(1)).unwrap_or(u32::MAX)
+    }
+
     /// The method these params belong to.
     pub fn method(&self) -> Method {
         match self {

@@ -398,9 +398,11 @@ impl Config {
                 return bad(format!("limits.{name} must be > 0"));
             }
         }
-        if self.rate_limit.requests_per_sec > 0 && self.rate_limit.burst == 0 {
+        if self.rate_limit.requests_per_sec > 0
+            && (self.rate_limit.burst as usize) < self.limits.max_batch
+        {
             return bad(
-                "rate_limit.burst must be > 0 when rate_limit.requests_per_sec is set".into(),
+                "rate_limit.burst must be at least limits.max_batch when rate_limit.requests_per_sec is set (a batch costs one token per item)".into(),
             );
         }
         let w = &self.websocket;

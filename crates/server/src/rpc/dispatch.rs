@@ -24,9 +24,14 @@ impl Session {
     pub async fn handle_text(&mut self, text: &str) {
         match parse_incoming(text, &self.relay.limits) {
             Err(rejected) => {
-                crate::metrics::rpc_error(rejected.error.code);
-                self.outbox
-                    .push(error_frame(rejected.id.as_ref(), &rejected.error));
+                // Rejected frames cost a token too: flooding garbage is not free.
+                let error = if self.limit.allow(1) {
+                    rejected.error
+                } else {
+                    ErrorKind::TooManyRequests.to_error_data(None)
+                };
+                crate::metrics::rpc_error(error.code);
+                self.outbox.push(error_frame(rejected.id.as_ref(), &error));
             }
             Ok(Incoming::Response(response)) => {
                 self.on_push_result(response.id.value(), response.result.is_ok());
@@ -37,7 +42,11 @@ impl Session {
 
     /// Handles a binary frame: the protocol is JSON text only.
     pub fn handle_binary(&mut self) {
-        let err = ErrorKind::Serialization.to_error_data(Some("binary frames are not supported"));
+        let err = if self.limit.allow(1) {
+            ErrorKind::Serialization.to_error_data(Some("binary frames are not supported"))
+        } else {
+            ErrorKind::TooManyRequests.to_error_data(None)
+        };
         crate::metrics::rpc_error(err.code);
         self.outbox.push(error_frame(None, &err));
     }
@@ -46,7 +55,7 @@ impl Session {
         let started = Instant::now();
         let method = request.params.method();
         let id = request.id;
-        let outcome = if self.limit.allow() {
+        let outcome = if self.limit.allow(request.params.cost()) {
             self.dispatch(&id, request.params).await
         } else {
             Err(ErrorKind::TooManyRequests.to_error_data(None))

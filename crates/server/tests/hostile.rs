@@ -1,0 +1,115 @@
+//! Attack tests: what a hostile client would do, against the real binary,
+//! and the bound that must hold. (Limits a polite client meets are in
+//! limits.rs.)
+
+mod common;
+
+use std::time::Duration;
+
+use common::*;
+use relaybox_auth::Keypair;
+use serde_json::json;
+
+/// Reconnecting, batching and sending garbage buy no extra requests.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rate_limit_holds_across_reconnects_batches_and_garbage() {
+    let relay = TestRelay::with_env(&[
+        ("RELAYBOX_RATE_LIMIT_REQUESTS_PER_SEC", "1"),
+        ("RELAYBOX_RATE_LIMIT_BURST", "10"),
+        ("RELAYBOX_LIMITS_MAX_BATCH", "10"),
+    ])
+    .await;
+    let kp = Keypair::generate();
+    let limited = |r: &Result<serde_json::Value, serde_json::Value>| matches!(r, Err(e) if code_tag(e) == (3001, "TooManyRequests".into()));
+
+    // A batch of 8 costs 8 of the 10 tokens.
+    let mut c = relay.client(&kp).await;
+    let topics: Vec<String> = (0..8).map(|_| topic()).collect();
+    let r = c
+        .request("irn_batchSubscribe", json!({ "topics": topics }))
+        .await;
+    assert!(r.is_ok(), "{r:?}");
+    // Garbage costs too: two invalid frames take the last two tokens.
+    c.raw_send("not json").await;
+    c.raw_send(r#"{"id":1,"jsonrpc":"2.0","method":"irn_nope","params":{}}"#)
+        .await;
+    for _ in 0..2 {
+        let e = c
+            .recv_frame(WAIT)
+            .await
+            .expect("an error frame per bad frame");
+        assert_eq!(e["error"]["code"], json!(-32600), "{e}");
+    }
+    let r = c
+        .request("irn_subscribe", json!({ "topic": topic() }))
+        .await;
+    assert!(limited(&r), "the bucket is empty: {r:?}");
+
+    // A new socket of the same key, after the old one is gone, finds the
+    // same empty bucket (it outlives the socket until it has refilled).
+    c.close().await;
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let mut again = relay.client(&kp).await;
+    let r = again
+        .request("irn_subscribe", json!({ "topic": topic() }))
+        .await;
+    assert!(
+        limited(&r),
+        "reconnecting must not refill the bucket: {r:?}"
+    );
+    // Another identity has its own bucket.
+    let mut other = relay.new_client().await;
+    let r = other
+        .request("irn_subscribe", json!({ "topic": topic() }))
+        .await;
+    assert!(r.is_ok(), "{r:?}");
+}
+
+/// Several sockets of one key subscribing at once cannot store more than
+/// the per-client limit.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn subscription_limit_holds_over_concurrent_sockets() {
+    let relay = TestRelay::with_env(&[
+        ("RELAYBOX_LIMITS_MAX_SUBSCRIPTIONS_PER_CLIENT", "10"),
+        ("RELAYBOX_RATE_LIMIT_REQUESTS_PER_SEC", "0"),
+    ])
+    .await;
+    let kp = Keypair::generate();
+    let mut sockets = Vec::new();
+    for _ in 0..4 {
+        sockets.push(relay.client(&kp).await);
+    }
+    let tasks: Vec<_> = sockets
+        .into_iter()
+        .map(|mut c| {
+            tokio::spawn(async move {
+                let mut ok = 0;
+                for _ in 0..8 {
+                    match c
+                        .request("irn_subscribe", json!({ "topic": topic() }))
+                        .await
+                    {
+                        Ok(_) => ok += 1,
+                        Err(e) => {
+                            assert_eq!(code_tag(&e), (-32000, "SubscriberLimitExceeded".into()))
+                        }
+                    }
+                }
+                c.close().await;
+                ok
+            })
+        })
+        .collect();
+    let mut total = 0;
+    for t in tasks {
+        total += t.await.unwrap();
+    }
+    assert_eq!(total, 10, "exactly the limit was stored over 4 sockets");
+    // A later connect follows exactly those 10 (and nothing more is stored).
+    let mut c = relay.client(&kp).await;
+    let err = c
+        .request("irn_subscribe", json!({ "topic": topic() }))
+        .await
+        .expect_err("over the limit");
+    assert_eq!(code_tag(&err), (-32000, "SubscriberLimitExceeded".into()));
+}
