@@ -38,7 +38,10 @@ fn topic(i: u64) -> TopicKey {
 #[tokio::main]
 async fn main() {
     let mut args = std::env::args().skip(1);
-    let n: u64 = args.next().and_then(|a| a.parse().ok()).unwrap_or(1_000_000);
+    let n: u64 = args
+        .next()
+        .and_then(|a| a.parse().ok())
+        .unwrap_or(1_000_000);
     let dir = match args.next() {
         Some(d) => std::path::PathBuf::from(d),
         None => std::env::temp_dir().join(format!("relaybox-startup-{}", std::process::id())),

@@ -50,7 +50,12 @@ impl MailboxStore for DiskStore {
         self.inner.committer.sync().await
     }
 
-    async fn subscribe(&self, client: &str, topic: TopicKey, max_subscriptions: usize) -> Result<bool> {
+    async fn subscribe(
+        &self,
+        client: &str,
+        topic: TopicKey,
+        max_subscriptions: usize,
+    ) -> Result<bool> {
         self.inner.check_open()?;
         let (i, client) = (self.inner.clone(), client.to_owned());
         blocking(move || {

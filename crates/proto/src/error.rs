@@ -224,11 +224,7 @@ impl ErrorKind {
             InvalidMethod => (CODE_PAYLOAD, "InvalidMethod", "Unknown method"),
             InvalidParams => (CODE_PAYLOAD, "InvalidParams", "Invalid params"),
             PayloadSizeExceeded => (CODE_PAYLOAD, "PayloadSizeExceeded", "Message too large"),
-            AttestationTooLarge => (
-                CODE_PAYLOAD,
-                "AttestationTooLarge",
-                "Attestation too large",
-            ),
+            AttestationTooLarge => (CODE_PAYLOAD, "AttestationTooLarge", "Attestation too large"),
             InvalidTopic => (CODE_PAYLOAD, "InvalidTopic", "Topic decoding failed"),
             InvalidSubscriptionId => (
                 CODE_PAYLOAD,

@@ -73,8 +73,12 @@ pub trait MailboxStore: Send + Sync + 'static {
     /// A client that already follows `max_subscriptions` other topics gets
     /// [`Error::SubscriptionLimit`]; the check and the insert are one atomic
     /// step per client, so concurrent sockets of one client cannot exceed it.
-    async fn subscribe(&self, client: &str, topic: TopicKey, max_subscriptions: usize)
-        -> Result<bool>;
+    async fn subscribe(
+        &self,
+        client: &str,
+        topic: TopicKey,
+        max_subscriptions: usize,
+    ) -> Result<bool>;
 
     /// Removes the subscription and also drops the `(client, topic)`
     /// delivery state; returns whether the subscription existed.
