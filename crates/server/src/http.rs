@@ -50,6 +50,8 @@ pub async fn handle(
                 )
             }
         }
+        // Metrics can be kept off the public port (server.metrics_admin_only).
+        "/metrics" if !admin_only && relay.config.server.metrics_admin_only => not_found(),
         "/metrics" if get => Response::builder()
             .status(StatusCode::OK)
             .header(CONTENT_TYPE, "text/plain; version=0.0.4")

@@ -113,3 +113,26 @@ async fn subscription_limit_holds_over_concurrent_sockets() {
         .expect_err("over the limit");
     assert_eq!(code_tag(&err), (-32000, "SubscriberLimitExceeded".into()));
 }
+
+/// With `server.metrics_admin_only`, the Internet-facing port does not
+/// serve /metrics; the admin listener does.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_can_be_kept_off_the_public_port() {
+    let admin_port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let admin = format!("127.0.0.1:{admin_port}");
+    let relay = TestRelay::with_env(&[
+        ("RELAYBOX_SERVER_ADMIN_LISTEN", admin.as_str()),
+        ("RELAYBOX_SERVER_METRICS_ADMIN_ONLY", "true"),
+    ])
+    .await;
+    let (status, _, body) = http(relay.addr(), "GET", "/metrics").await;
+    assert_eq!(status, 404);
+    assert!(body.starts_with('{'), "a JSON error body: {body}");
+    let (status, _, body) = http(admin.parse().unwrap(), "GET", "/metrics").await;
+    assert_eq!(status, 200);
+    assert!(body.contains("relaybox_"), "{body}");
+    assert_eq!(http(relay.addr(), "GET", "/health").await.0, 200);
+}

@@ -35,6 +35,7 @@ pub struct ServerConfig {
     pub max_header_bytes: usize,
     pub shutdown_grace_ms: u64,
     pub test_echo_endpoint: bool,
+    pub metrics_admin_only: bool,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
@@ -156,6 +157,7 @@ impl Default for ServerConfig {
             max_header_bytes: 16 * 1024,
             shutdown_grace_ms: 10_000,
             test_echo_endpoint: false,
+            metrics_admin_only: false,
         }
     }
 }
@@ -420,6 +422,9 @@ impl Config {
         }
         if self.store.sweep_interval_ms == 0 || self.store.sweep_batch == 0 {
             return bad("store.sweep_interval_ms and store.sweep_batch must be > 0".into());
+        }
+        if self.server.metrics_admin_only && self.server.admin_listen.is_empty() {
+            return bad("server.metrics_admin_only needs server.admin_listen (else /metrics is nowhere)".into());
         }
         if self.store.ack_flush_ms == 0 {
             return bad("store.ack_flush_ms must be > 0".into());
