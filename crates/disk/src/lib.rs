@@ -90,7 +90,7 @@ impl DiskConfig {
             max_disk_bytes: 0,
             min_free_bytes: DEFAULT_MIN_FREE_BYTES,
             ack_flush_ms: 100,
-            max_page_bytes: 4 * 1024 * 1024,
+            max_page_bytes: 1024 * 1024,
             max_cached_positions: 200_000,
         }
     }

@@ -42,6 +42,10 @@ pub struct RedisConfig {
     /// not durable anyway: a node crash loses at most this interval of
     /// them, which only causes redeliveries.
     pub ack_flush_ms: u64,
+    /// Most bytes of messages one pending/fetch page holds (past its first
+    /// message), so one request cannot make the node hold hundreds of
+    /// large messages.
+    pub max_page_bytes: usize,
 }
 
 impl RedisConfig {
@@ -57,6 +61,7 @@ impl RedisConfig {
             wait_timeout_ms: 1000,
             timeout_ms: DEFAULT_TIMEOUT_MS,
             ack_flush_ms: DEFAULT_ACK_FLUSH_MS,
+            max_page_bytes: 1024 * 1024,
         }
     }
 

@@ -208,7 +208,8 @@ impl RedisStore {
             .arg(after)
             .arg(limit)
             .arg(now_ms)
-            .arg(if consume { "1" } else { "0" });
+            .arg(if consume { "1" } else { "0" })
+            .arg(self.cfg.max_page_bytes);
         for s in &buffered {
             inv.arg(*s);
         }

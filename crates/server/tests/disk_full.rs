@@ -95,6 +95,7 @@ async fn a_full_disk_is_refused_reported_and_recovered() {
         .env("RELAYBOX_STORE_SEGMENT_MB", "4")
         .env("RELAYBOX_LIMITS_MAX_MESSAGE_BYTES", "1048576")
         .env("RELAYBOX_LIMITS_MAX_FRAME_BYTES", "2097152")
+        .env("RELAYBOX_LIMITS_PAGE_BYTES", "4194304")
         .start()
         .await;
     assert_eq!(ready(&relay).await, 200);

@@ -136,3 +136,61 @@ async fn metrics_can_be_kept_off_the_public_port() {
     assert!(body.contains("relaybox_"), "{body}");
     assert_eq!(http(relay.addr(), "GET", "/health").await.0, 200);
 }
+
+fn rss_kib(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .unwrap()
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .expect("VmRSS")
+}
+
+/// Eight fresh keys follow and fetch a topic holding 25 MiB of large
+/// messages and never read their sockets. Replay and fetch pages are bounded
+/// in bytes and a socket's queue by its page, so the relay's memory grows by
+/// a bounded amount (stated: under 64 MiB), not by 8 x 25 MiB.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fetch_and_replay_by_non_readers_cannot_exhaust_memory() {
+    let relay = TestRelay::with_env(&[("RELAYBOX_RATE_LIMIT_REQUESTS_PER_SEC", "0")]).await;
+    let t = topic();
+    let mut publisher = relay.new_client().await;
+    let body = "m".repeat(120 * 1024);
+    for i in 0..200 {
+        publisher.publish(&t, &format!("{i:04}{body}")).await;
+    }
+    publisher.close().await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let before = rss_kib(relay.pid());
+
+    let mut attackers = Vec::new();
+    for _ in 0..8 {
+        let mut c = TestClient::connect_small_buffer(&relay.url(), &Keypair::generate()).await;
+        // Subscribe (a replay of everything starts) and ask for fetches on
+        // top, then never read again.
+        let sub =
+            json!({"id": 1, "jsonrpc": "2.0", "method": "irn_subscribe", "params": {"topic": t}});
+        c.raw_send(&sub.to_string()).await;
+        for id in 2..40 {
+            let fetch = json!({"id": id, "jsonrpc": "2.0", "method": "irn_fetchMessages", "params": {"topic": t}});
+            c.raw_send(&fetch.to_string()).await;
+        }
+        attackers.push(c);
+    }
+    let mut peak = before;
+    for _ in 0..30 {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        peak = peak.max(rss_kib(relay.pid()));
+    }
+    let growth_mib = (peak.saturating_sub(before)) / 1024;
+    eprintln!("relay RSS {before} KiB before, {peak} KiB peak: +{growth_mib} MiB");
+    assert!(growth_mib < 64, "RSS grew by {growth_mib} MiB");
+    // A well-behaved client is still served meanwhile.
+    let mut good = relay.new_client().await;
+    let t2 = topic();
+    good.subscribe(&t2).await;
+    let mut p = relay.new_client().await;
+    p.publish(&t2, "still served").await;
+    assert_eq!(good.expect_messages(1).await, ["still served"]);
+    drop(attackers);
+}

@@ -63,6 +63,7 @@ pub struct LimitsConfig {
     pub send_queue: usize,
     pub max_in_flight: usize,
     pub fetch_page: usize,
+    pub page_bytes: usize,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
@@ -189,6 +190,7 @@ impl Default for LimitsConfig {
             send_queue: 1024,
             max_in_flight: 4096,
             fetch_page: 500,
+            page_bytes: 1024 * 1024,
         }
     }
 }
@@ -380,6 +382,9 @@ impl Config {
         if l.ttl_max_secs < l.ttl_min_secs {
             return bad("limits.ttl_max_secs must be >= limits.ttl_min_secs".into());
         }
+        if l.page_bytes < l.max_message_bytes + l.max_attestation_bytes + 1024 {
+            return bad("limits.page_bytes must hold at least one message (max_message_bytes + max_attestation_bytes + 1024)".into());
+        }
         if l.max_message_bytes == 0 || l.max_frame_bytes < l.max_message_bytes + 1024 {
             return bad("limits.max_frame_bytes must exceed limits.max_message_bytes by at least 1024 (JSON envelope)".into());
         }
@@ -424,7 +429,10 @@ impl Config {
             return bad("store.sweep_interval_ms and store.sweep_batch must be > 0".into());
         }
         if self.server.metrics_admin_only && self.server.admin_listen.is_empty() {
-            return bad("server.metrics_admin_only needs server.admin_listen (else /metrics is nowhere)".into());
+            return bad(
+                "server.metrics_admin_only needs server.admin_listen (else /metrics is nowhere)"
+                    .into(),
+            );
         }
         if self.store.ack_flush_ms == 0 {
             return bad("store.ack_flush_ms must be > 0".into());
@@ -458,6 +466,7 @@ impl Config {
         cfg.max_disk_bytes = s.max_disk_mb * MIB;
         cfg.min_free_bytes = s.min_free_mb * MIB;
         cfg.ack_flush_ms = s.ack_flush_ms;
+        cfg.max_page_bytes = self.limits.page_bytes;
         cfg
     }
 
@@ -473,6 +482,7 @@ impl Config {
         cfg.wait_timeout_ms = s.redis_wait_timeout_ms;
         cfg.timeout_ms = s.redis_timeout_ms;
         cfg.ack_flush_ms = s.ack_flush_ms;
+        cfg.max_page_bytes = self.limits.page_bytes;
         cfg
     }
 

@@ -52,12 +52,16 @@ impl Session {
         topics: &[Topic],
     ) -> Result<FetchMessagesResult, ErrorData> {
         let page = self.relay.config.limits.fetch_page;
+        let page_bytes = self.relay.config.limits.page_bytes;
         let now = crate::now_ms();
-        let mut messages = Vec::new();
+        let mut messages: Vec<SubscriptionData> = Vec::new();
+        let mut bytes = 0usize;
         let mut has_more = false;
         for topic in topics {
             let room = page - messages.len();
-            if room == 0 {
+            // Bounded in bytes too: one reply must not make the relay hold
+            // hundreds of large messages at once.
+            if room == 0 || bytes >= page_bytes {
                 has_more = true;
                 break;
             }
@@ -68,6 +72,11 @@ impl Session {
                 .await
                 .map_err(storage_error)?;
             has_more |= got.has_more;
+            bytes += got
+                .messages
+                .iter()
+                .map(|m| m.message.len() + m.attestation.as_ref().map_or(0, |a| a.len()))
+                .sum::<usize>();
             messages.extend(got.messages.iter().map(|m| SubscriptionData {
                 topic: topic_of(&m.topic),
                 message: m.message.to_string(),
