@@ -162,6 +162,16 @@ impl DiskStore {
             },
         )?;
         let state = State::open(&cfg.dir.join("relay.sled"), cfg.cache_capacity_bytes)?;
+        let now_ms = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as u64);
+        let adopted = state.adopt_unseen_clients(now_ms)?;
+        if adopted > 0 {
+            tracing::info!(
+                clients = adopted,
+                "clients without a last-seen time count as seen now"
+            );
+        }
         let space = Space::new(&cfg.dir, cfg.max_disk_bytes, cfg.min_free_bytes);
         tracing::info!(
             dir = %cfg.dir.display(),

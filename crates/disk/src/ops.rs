@@ -342,6 +342,9 @@ impl Inner {
         if let Err(e) = self.state.positions().flush() {
             tracing::warn!(error = %e, "writing delivery positions failed; retrying next tick");
         }
+        if let Err(e) = self.state.flush_seen() {
+            tracing::warn!(error = %e, "writing last-seen times failed; retrying next tick");
+        }
         self.state
             .positions()
             .evict_clean(self.cfg.max_cached_positions);
@@ -354,6 +357,9 @@ impl Inner {
     pub(crate) fn final_flush(&self) {
         if let Err(e) = self.state.positions().flush() {
             tracing::error!(error = %e, "writing delivery positions at close failed");
+        }
+        if let Err(e) = self.state.flush_seen() {
+            tracing::error!(error = %e, "writing last-seen times at close failed");
         }
         self.state.mark_dirty();
         if let Err(e) = self.commit() {

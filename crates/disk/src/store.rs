@@ -131,6 +131,18 @@ impl MailboxStore for DiskStore {
         blocking(move || i.sweep(now_ms, max)).await
     }
 
+    async fn touch(&self, client: &str, now_ms: u64, _idle_ms: u64) -> Result<()> {
+        self.inner.check_open()?;
+        self.inner.state.touch(client_hash(client), now_ms);
+        Ok(())
+    }
+
+    async fn sweep_idle_clients(&self, seen_before_ms: u64, max: usize) -> Result<usize> {
+        self.inner.check_open()?;
+        let i = self.inner.clone();
+        blocking(move || Ok(i.state.sweep_idle(seen_before_ms, max)?)).await
+    }
+
     fn stats(&self) -> StoreStats {
         let i = &self.inner;
         StoreStats {

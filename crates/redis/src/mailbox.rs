@@ -437,6 +437,26 @@ impl MailboxStore for RedisStore {
         Ok(self.check_open().map(|_| 0)?)
     }
 
+    /// The client's subscription set expires `idle_ms` after its last
+    /// touch (Redis deletes it; there is no sweep). Delivery positions live
+    /// in the topics' keys, which expire with their messages.
+    async fn touch(&self, client: &str, _now_ms: u64, idle_ms: u64) -> relaybox_store::Result<()> {
+        self.check_open()?;
+        let mut cmd = redis::cmd("PEXPIRE");
+        cmd.arg(keys::subscriptions(client)).arg(idle_ms);
+        let mut conn = self.conn();
+        let _: i64 = self.query("touch", &cmd, &mut conn).await?;
+        Ok(())
+    }
+
+    async fn sweep_idle_clients(
+        &self,
+        _seen_before_ms: u64,
+        _max: usize,
+    ) -> relaybox_store::Result<usize> {
+        Ok(self.check_open().map(|_| 0)?)
+    }
+
     /// Not tracked: the counts are the whole cluster's, which no node can
     /// know without scanning; Redis's own INFO keyspace has them.
     fn stats(&self) -> StoreStats {

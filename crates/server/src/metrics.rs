@@ -78,6 +78,11 @@ pub fn storage_full() {
     counter!("relaybox_storage_full_refusals_total").increment(1);
 }
 
+/// Clients whose subscriptions and positions were deleted as idle.
+pub fn idle_clients_swept(n: u64) {
+    counter!("relaybox_idle_clients_swept_total").increment(n);
+}
+
 pub fn expired(n: u64) {
     counter!("relaybox_expired_messages_total").increment(n);
 }

@@ -44,6 +44,8 @@ pub struct Session {
     pub limit: ClientLimit,
     /// Topics the request being handled subscribed to; replayed after its reply.
     pub subscribed: Vec<TopicKey>,
+    /// When the client's last-seen time was last recorded.
+    touched_at: Instant,
 }
 
 impl Session {
@@ -65,12 +67,14 @@ impl Session {
             kick: CancellationToken::new(),
             limit,
             subscribed: Vec::new(),
+            touched_at: Instant::now(),
         }
     }
 
     /// Follows every topic the client subscribed to in earlier sessions: the
     /// sticky mailbox is pushed without the client asking.
     pub async fn restore_subscriptions(&mut self) -> relaybox_store::Result<usize> {
+        self.touch().await;
         let topics = self.relay.store.subscriptions(&self.client_id).await?;
         let n = topics.len();
         for key in topics {
@@ -78,6 +82,25 @@ impl Session {
             self.queue_replay(key);
         }
         Ok(n)
+    }
+
+    /// Whether a long-lived connection should record its client as seen
+    /// again (a quarter of the idle period has passed since the last time).
+    pub fn touch_due(&self) -> bool {
+        let idle = std::time::Duration::from_secs(self.relay.config.store.client_idle_secs);
+        self.touched_at.elapsed() >= idle / 4
+    }
+
+    /// Records that this client is around, so its state is not swept as idle.
+    pub fn touch(&mut self) -> impl Future<Output = ()> + Send + 'static {
+        self.touched_at = Instant::now();
+        let (relay, client) = (self.relay.clone(), self.client_id.clone());
+        async move {
+            let idle_ms = relay.config.store.client_idle_secs * 1000;
+            if let Err(e) = relay.store.touch(&client, crate::now_ms(), idle_ms).await {
+                tracing::warn!(error = %e, "recording the client's last-seen time failed");
+            }
+        }
     }
 
     /// Queues `frame` to be sent once everything done so far is durable, then replays `replay`.

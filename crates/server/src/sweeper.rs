@@ -6,6 +6,20 @@ use std::time::Duration;
 
 use crate::relay::Relay;
 
+/// Deletes the state of clients not seen for `store.client_idle_secs`.
+async fn sweep_idle_clients(relay: &Relay, batch: usize) {
+    let idle_ms = relay.config.store.client_idle_secs * 1000;
+    let before = crate::now_ms().saturating_sub(idle_ms);
+    match relay.store.sweep_idle_clients(before, batch).await {
+        Ok(0) => {}
+        Ok(n) => {
+            crate::metrics::idle_clients_swept(n as u64);
+            tracing::debug!(clients = n, "swept idle clients' state");
+        }
+        Err(e) => tracing::error!(error = %e, "idle-client sweep failed"),
+    }
+}
+
 /// Runs until shutdown; each tick deletes expired messages in bounded batches.
 pub async fn run(relay: Arc<Relay>) {
     let mut tick =
@@ -36,6 +50,7 @@ pub async fn run(relay: Arc<Relay>) {
             tokio::task::yield_now().await;
         }
         relay.rate_limiter.prune();
+        sweep_idle_clients(&relay, batch).await;
         let stats = relay.store.stats();
         crate::metrics::store_stats(
             stats.messages,

@@ -194,3 +194,43 @@ async fn fetch_and_replay_by_non_readers_cannot_exhaust_memory() {
     assert_eq!(good.expect_messages(1).await, ["still served"]);
     drop(attackers);
 }
+
+/// A client_id that is gone longer than `store.client_idle_secs` loses its
+/// subscriptions and positions; one that stays connected keeps them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn idle_client_state_is_swept() {
+    let relay = TestRelay::with_env(&[
+        ("RELAYBOX_STORE_CLIENT_IDLE_SECS", "2"),
+        ("RELAYBOX_LIMITS_MAX_SUBSCRIPTIONS_PER_CLIENT", "2"),
+        ("RELAYBOX_WEBSOCKET_PING_INTERVAL_MS", "500"),
+        ("RELAYBOX_WEBSOCKET_IDLE_TIMEOUT_MS", "5000"),
+    ])
+    .await;
+    let (gone, stays) = (Keypair::generate(), Keypair::generate());
+    let mut c = relay.client(&gone).await;
+    c.subscribe(&topic()).await;
+    c.subscribe(&topic()).await;
+    c.close().await;
+    let mut s = relay.client(&stays).await;
+    let kept = topic();
+    s.subscribe(&kept).await;
+    s.subscribe(&topic()).await;
+
+    tokio::time::sleep(Duration::from_millis(4500)).await;
+    // The departed client starts over: two new subscriptions fit its limit.
+    let mut back = relay.client(&gone).await;
+    back.subscribe(&topic()).await;
+    back.subscribe(&topic()).await;
+    assert!(
+        metric(relay.addr(), "relaybox_idle_clients_swept_total")
+            .await
+            .unwrap_or(0.0)
+            >= 1.0
+    );
+    // The connected one kept its subscriptions (it is still at its limit).
+    let err = s
+        .request("irn_subscribe", json!({ "topic": topic() }))
+        .await
+        .expect_err("still at the limit");
+    assert_eq!(code_tag(&err), (-32000, "SubscriberLimitExceeded".into()));
+}

@@ -124,6 +124,17 @@ pub trait MailboxStore: Send + Sync + 'static {
     /// entries); returns how many.
     async fn sweep_expired(&self, now_ms: u64, max: usize) -> Result<usize>;
 
+    /// Records that `client` was seen (connected) at `now_ms`, for
+    /// [`sweep_idle_clients`](Self::sweep_idle_clients). Not durable by
+    /// itself and cheap: callers may call it on every connect.
+    async fn touch(&self, client: &str, now_ms: u64, idle_ms: u64) -> Result<()>;
+
+    /// Deletes the subscriptions and delivery positions of up to `max`
+    /// clients last seen before `seen_before_ms`; returns how many clients.
+    /// A did:key costs nothing to make, so state nobody comes back for must
+    /// not stay forever. (Redis expires such state by key TTL instead.)
+    async fn sweep_idle_clients(&self, seen_before_ms: u64, max: usize) -> Result<usize>;
+
     /// Best-effort counters for metrics; never touches disk.
     fn stats(&self) -> StoreStats;
 

@@ -10,6 +10,8 @@
 //! | subscription | `s` client_hash topic | empty |
 //! | reverse subscription | `r` topic client_hash | client id |
 //! | delivery position | `k` client_hash topic | cursor, then acked seqs above it |
+//! | last seen | `l` client_hash | ms since the epoch |
+//! | last-seen index | `L` ms client_hash | empty |
 
 use relaybox_store::TopicKey;
 use sha2::{Digest, Sha256};
@@ -20,6 +22,8 @@ pub(crate) type ClientHash = [u8; 32];
 const SUB: u8 = b's';
 const SUB_REV: u8 = b'r';
 const CURSOR: u8 = b'k';
+const SEEN: u8 = b'l';
+const SEEN_INDEX: u8 = b'L';
 
 /// Hashes a client id for use in keys.
 pub(crate) fn client_hash(client: &str) -> ClientHash {
@@ -79,6 +83,49 @@ pub(crate) fn cursor(client: &ClientHash, topic: &TopicKey) -> [u8; 65] {
     key65(CURSOR, client, &topic.0)
 }
 
+/// Prefix of one client's delivery positions.
+pub(crate) fn cursor_prefix(client: &ClientHash) -> [u8; 33] {
+    key33(CURSOR, client)
+}
+
+/// `l|client`.
+pub(crate) fn seen(client: &ClientHash) -> [u8; 33] {
+    key33(SEEN, client)
+}
+
+/// Prefix of every last-seen record (the start-up check).
+pub(crate) fn seen_all_prefix() -> [u8; 1] {
+    [SEEN]
+}
+
+/// `L|ms|client`: the last-seen index, in time order.
+pub(crate) fn seen_index(ms: u64, client: &ClientHash) -> [u8; 41] {
+    let mut out = [0u8; 41];
+    out[0] = SEEN_INDEX;
+    out[1..9].copy_from_slice(&ms.to_be_bytes());
+    out[9..].copy_from_slice(client);
+    out
+}
+
+/// Splits a last-seen index key into `(ms, client)`.
+pub(crate) fn parse_seen_index(key: &[u8]) -> Option<(u64, ClientHash)> {
+    if key.len() != 41 || key[0] != SEEN_INDEX {
+        return None;
+    }
+    Some((
+        u64::from_be_bytes(key[1..9].try_into().ok()?),
+        key[9..].try_into().ok()?,
+    ))
+}
+
+/// Client part of a subscription key.
+pub(crate) fn sub_client(key: &[u8]) -> Option<ClientHash> {
+    if key.len() != 65 || key[0] != SUB {
+        return None;
+    }
+    key[1..33].try_into().ok()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -92,5 +139,8 @@ mod tests {
         assert!(a.starts_with(&sub_prefix(&c)));
         assert_eq!(sub_topic(&b), Some(TopicKey([2; 32])));
         assert_eq!(sub_topic(&cursor(&c, &TopicKey([2; 32]))), None);
+        assert_eq!(sub_client(&b), Some(c));
+        assert!(seen_index(1, &c) < seen_index(256, &[0; 32]));
+        assert_eq!(parse_seen_index(&seen_index(77, &c)), Some((77, c)));
     }
 }

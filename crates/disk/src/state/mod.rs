@@ -9,6 +9,7 @@
 //! and of their directory: only then may a reply that depends on the write
 //! go out.
 
+mod idle;
 mod keys;
 mod positions;
 mod subs;
@@ -39,6 +40,8 @@ pub(crate) struct State {
     subscriptions: AtomicI64,
     /// Subscriptions per client, cached once counted (the per-client limit).
     sub_counts: DashMap<ClientHash, usize>,
+    /// Last-seen times not yet written to sled (see `idle`).
+    seen: DashMap<ClientHash, u64>,
     /// Blob files already synced (sled never rewrites a blob in place).
     synced_blobs: Mutex<HashSet<PathBuf>>,
 }
@@ -65,6 +68,7 @@ impl State {
             dirty: AtomicBool::new(false),
             subscriptions: AtomicI64::new(subscriptions),
             sub_counts: DashMap::new(),
+            seen: DashMap::new(),
             synced_blobs: Mutex::new(HashSet::new()),
         })
     }

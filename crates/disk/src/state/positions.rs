@@ -132,21 +132,39 @@ impl Positions {
         Ok(())
     }
 
+    /// Drops every cached position of one client (its state is being
+    /// deleted from sled by the caller).
+    pub(crate) fn forget_client(&self, ch: &ClientHash) {
+        let _persist = self.persist.lock();
+        self.map.retain(|k, _| k.0 != *ch);
+        self.dirty.lock().retain(|k| k.0 != *ch);
+    }
+
     /// Writes every dirty position to sled (not synced: see the module
-    /// doc); returns how many. Failed ones stay dirty.
+    /// doc); returns how many. Failed ones stay dirty. Positions on topics
+    /// the client does not follow stay in memory only: acks and fetches on
+    /// arbitrary topics must not create lasting state.
     pub(crate) fn flush(&self) -> DiskResult<usize> {
-        let keys: Vec<PairKey> = self.dirty.lock().drain().collect();
-        if keys.is_empty() {
+        let pending: Vec<PairKey> = self.dirty.lock().drain().collect();
+        if pending.is_empty() {
             return Ok(0);
         }
         let _persist = self.persist.lock();
         let mut written = 0;
-        for (i, key) in keys.iter().enumerate() {
+        for (i, key) in pending.iter().enumerate() {
             let Some(value) = self.map.get(key).map(|p| p.encode()) else {
                 continue;
             };
+            match self.tree.contains_key(keys::sub(&key.0, &key.1)) {
+                Ok(true) => {}
+                Ok(false) => continue,
+                Err(e) => {
+                    self.dirty.lock().extend(pending[i..].iter().copied());
+                    return Err(storage(e));
+                }
+            }
             if let Err(e) = self.tree.insert(keys::cursor(&key.0, &key.1), value) {
-                self.dirty.lock().extend(keys[i..].iter().copied());
+                self.dirty.lock().extend(pending[i..].iter().copied());
                 return Err(storage(e));
             }
             written += 1;
@@ -212,6 +230,11 @@ mod tests {
         let tree = db.open_tree("t").unwrap();
         let pos = Positions::new(tree.clone());
         let key = ([1; 32], TopicKey([2; 32]));
+        // Not subscribed: the position lives in memory only.
+        pos.load(&key).unwrap().move_cursor(1);
+        pos.mark_dirty(key);
+        assert_eq!(pos.flush().unwrap(), 0);
+        tree.insert(keys::sub(&key.0, &key.1), &[][..]).unwrap();
         for seq in 1..=100 {
             pos.load(&key).unwrap().move_cursor(seq);
             pos.mark_dirty(key);

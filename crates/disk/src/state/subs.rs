@@ -15,6 +15,12 @@ use super::keys::{self, ClientHash};
 use super::State;
 use crate::error::{storage, DiskResult};
 
+fn wall_clock_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
 impl State {
     /// Adds the subscription unless the client already follows `max`
     /// topics; returns whether it is new (`None`: the limit is reached).
@@ -41,6 +47,8 @@ impl State {
         batch.insert(&keys::sub_rev(topic, ch)[..], client.as_bytes());
         self.tree.apply_batch(batch).map_err(storage)?;
         *count += 1;
+        // A subscribing client is active, even one that never touched (HTTP).
+        self.touch(*ch, wall_clock_ms());
         self.mark_dirty();
         self.subscriptions.fetch_add(1, Ordering::Relaxed);
         Ok(Some(true))

@@ -100,6 +100,7 @@ pub struct StoreConfig {
     pub redis_wait_timeout_ms: u64,
     pub redis_timeout_ms: u64,
     pub ack_flush_ms: u64,
+    pub client_idle_secs: u64,
 }
 
 /// Where mailboxes live: the embedded store in the data directory (one
@@ -233,6 +234,7 @@ impl Default for StoreConfig {
             redis_wait_timeout_ms: 1000,
             redis_timeout_ms: relaybox_redis::DEFAULT_TIMEOUT_MS,
             ack_flush_ms: relaybox_redis::DEFAULT_ACK_FLUSH_MS,
+            client_idle_secs: 2_592_000,
         }
     }
 }
@@ -433,6 +435,9 @@ impl Config {
                 "server.metrics_admin_only needs server.admin_listen (else /metrics is nowhere)"
                     .into(),
             );
+        }
+        if self.store.client_idle_secs == 0 {
+            return bad("store.client_idle_secs must be > 0".into());
         }
         if self.store.ack_flush_ms == 0 {
             return bad("store.ack_flush_ms must be > 0".into());

@@ -132,6 +132,9 @@ where
                 } else if sink.send(Message::Ping(Bytes::new())).await.is_err() {
                     break;
                 }
+                if session.touch_due() {
+                    session.touch().await;
+                }
             }
             _ = std::future::ready(()), if !session.delivery.replay_queue.is_empty() => {
                 session.replay_step().await;
@@ -151,6 +154,7 @@ where
     }
     // Acks that arrived with the close still count.
     session.flush_acks().await;
+    session.touch().await;
     crate::metrics::connection_closed();
     tracing::debug!("client disconnected");
 }
