@@ -26,7 +26,7 @@ cpu() { awk '{print $14+$15}' /proc/$1/stat; }
 pids=()
 cleanup() { for p in "${pids[@]}"; do kill -9 $p 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$W"; }
 trap cleanup EXIT
-common=(RELAYBOX_RATE_LIMIT_REQUESTS_PER_SEC=0 RELAYBOX_LIMITS_MAX_MESSAGES_PER_TOPIC=10000000 RELAYBOX_LOG_LEVEL=warn RELAYBOX_SERVER_PUBLIC_URLS=ws://127.0.0.1:$LB)
+common=(RELAYBOX_RATE_LIMIT_REQUESTS_PER_SEC=0 RELAYBOX_LIMITS_MAX_CONNECTIONS_PER_IP=0 RELAYBOX_LIMITS_HANDSHAKES_PER_IP_PER_SEC=0 RELAYBOX_LIMITS_MAX_CONNECTIONS=0 RELAYBOX_LIMITS_MAX_MESSAGES_PER_TOPIC=10000000 RELAYBOX_LOG_LEVEL=warn RELAYBOX_SERVER_PUBLIC_URLS=ws://127.0.0.1:$LB)
 if [ "$MODE" = cluster ]; then
   redis-server --port $RP --bind 127.0.0.1 --dir $W --save "" --appendonly yes --appendfsync ${REDIS_FSYNC:-always} --stream-node-max-bytes 1024 > $W/redis.log 2>&1 &
   RPID=$!; pids+=($RPID)

@@ -9,11 +9,15 @@ use anyhow::{anyhow, bail, Context};
 use tokio::io::{AsyncBufReadExt, BufReader, Lines};
 use tokio::process::{Child, ChildStdout, Command};
 
-/// Environment the harness gives a relay it spawns: no rate limit (one
-/// process simulates thousands of clients), room for high per-topic rates,
-/// and quiet logs.
+/// Environment the harness gives a relay it spawns: no rate limit and no
+/// per-IP connection or handshake caps (one process on one address
+/// simulates thousands of clients), room for high per-topic rates, and
+/// quiet logs.
 pub const RELAY_ENV: &[(&str, &str)] = &[
     ("RELAYBOX_RATE_LIMIT_REQUESTS_PER_SEC", "0"),
+    ("RELAYBOX_LIMITS_MAX_CONNECTIONS_PER_IP", "0"),
+    ("RELAYBOX_LIMITS_HANDSHAKES_PER_IP_PER_SEC", "0"),
+    ("RELAYBOX_LIMITS_MAX_CONNECTIONS", "0"),
     ("RELAYBOX_LIMITS_MAX_MESSAGES_PER_TOPIC", "10000000"),
     ("RELAYBOX_LOG_LEVEL", "warn"),
 ];

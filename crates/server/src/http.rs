@@ -65,7 +65,7 @@ pub async fn handle(
         {
             ws::echo::handle(req, relay)
         }
-        _ if ws::handshake::is_upgrade(req.headers()) => ws::upgrade::handle(req, relay),
+        _ if ws::handshake::is_upgrade(req.headers()) => ws::upgrade::handle(req, relay, peer),
         _ if get => json_response(
             StatusCode::UPGRADE_REQUIRED,
             serde_json::json!({ "error": "this endpoint speaks WebSocket: send an Upgrade request with a JWT" }),

@@ -6,6 +6,7 @@
 //! lives here so that integration tests and the benchmark harness can start
 //! the same server in-process.
 
+pub mod admission;
 pub mod attest;
 pub mod cli;
 pub mod config;

@@ -11,6 +11,7 @@ use relaybox_auth::jwt::VerifyOptions;
 use relaybox_proto::{IdGenerator, Limits};
 use relaybox_store::{AttestationStore, MailboxStore};
 
+use crate::admission::{Admission, TrustedProxies};
 use crate::config::Config;
 use crate::hub::FanOut;
 use crate::ratelimit::RateLimiter;
@@ -30,6 +31,8 @@ pub struct Relay {
     pub metrics: PrometheusHandle,
     pub local_addr: SocketAddr,
     pub attest: crate::attest::Attest,
+    pub admission: Arc<Admission>,
+    pub trusted_proxies: TrustedProxies,
     next_conn_id: AtomicU64,
 }
 
@@ -61,7 +64,13 @@ impl Relay {
         let rate_limiter =
             RateLimiter::new(config.rate_limit.requests_per_sec, config.rate_limit.burst);
         let attest = crate::attest::Attest::new(attest, &config.attest);
+        let admission = Admission::new(&config.limits);
+        // Validated with the rest of the config before start-up.
+        let trusted_proxies =
+            TrustedProxies::parse(&config.server.trusted_proxies).unwrap_or_default();
         Relay {
+            admission,
+            trusted_proxies,
             config,
             store,
             hub,

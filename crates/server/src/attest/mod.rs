@@ -8,7 +8,7 @@
 //! create and answer is flushed before the reply.
 //!
 //! Modules: `handlers` (the endpoints), `input` (content type, body cap,
-//! JSON fields, queries), `auth` (API keys, wallet JWTs), `limiter` (per-IP
+//! JSON fields, queries), `auth` (API keys, wallet JWTs), `admission::IpLimiter` (per-IP
 //! token buckets), `push` (topic push), `sweeper` (expiry), `metrics`,
 //! `error` (JSON error bodies).
 
@@ -16,7 +16,6 @@ mod auth;
 mod error;
 mod handlers;
 mod input;
-mod limiter;
 mod metrics;
 mod push;
 pub mod sweeper;
@@ -29,10 +28,10 @@ use hyper::body::{Bytes, Incoming};
 use hyper::{Method, Request, Response};
 use relaybox_store::AttestationStore;
 
+pub use crate::admission::IpLimiter;
 use crate::config::AttestConfig;
 use crate::relay::Relay;
 pub use error::ApiError;
-pub use limiter::IpLimiter;
 pub use push::{message as push_message, PUBLISHER as PUSH_PUBLISHER, TAG as PUSH_TAG};
 
 /// The attestation relay's shared state, held by [`Relay`].
@@ -131,7 +130,8 @@ async fn dispatch(
     relay: &Relay,
     peer: SocketAddr,
 ) -> (&'static str, Result<Response<Full<Bytes>>, ApiError>) {
-    if let Err(wait) = relay.attest.limiter.check(peer.ip()) {
+    let ip = crate::admission::client_ip(peer.ip(), req.headers(), &relay.trusted_proxies);
+    if let Err(wait) = relay.attest.limiter.check(ip) {
         return ("rate_limited", Err(ApiError::too_many(wait)));
     }
     let path = req.uri().path();

@@ -36,6 +36,7 @@ pub struct ServerConfig {
     pub shutdown_grace_ms: u64,
     pub test_echo_endpoint: bool,
     pub metrics_admin_only: bool,
+    pub trusted_proxies: Vec<String>,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
@@ -64,6 +65,11 @@ pub struct LimitsConfig {
     pub max_in_flight: usize,
     pub fetch_page: usize,
     pub page_bytes: usize,
+    pub max_connections: usize,
+    pub max_connections_per_ip: usize,
+    pub max_connections_per_client: usize,
+    pub handshakes_per_ip_per_sec: u32,
+    pub handshake_burst_per_ip: u32,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
@@ -160,6 +166,7 @@ impl Default for ServerConfig {
             shutdown_grace_ms: 10_000,
             test_echo_endpoint: false,
             metrics_admin_only: false,
+            trusted_proxies: Vec::new(),
         }
     }
 }
@@ -192,6 +199,11 @@ impl Default for LimitsConfig {
             max_in_flight: 4096,
             fetch_page: 500,
             page_bytes: 1024 * 1024,
+            max_connections: 50_000,
+            max_connections_per_ip: 500,
+            max_connections_per_client: 16,
+            handshakes_per_ip_per_sec: 20,
+            handshake_burst_per_ip: 200,
         }
     }
 }
@@ -429,6 +441,11 @@ impl Config {
         }
         if self.store.sweep_interval_ms == 0 || self.store.sweep_batch == 0 {
             return bad("store.sweep_interval_ms and store.sweep_batch must be > 0".into());
+        }
+        crate::admission::TrustedProxies::parse(&self.server.trusted_proxies)
+            .map_err(|e| ConfigError::Invalid(format!("server.trusted_proxies: {e}")))?;
+        if self.limits.handshakes_per_ip_per_sec > 0 && self.limits.handshake_burst_per_ip == 0 {
+            return bad("limits.handshake_burst_per_ip must be > 0 when limits.handshakes_per_ip_per_sec is set".into());
         }
         if self.server.metrics_admin_only && self.server.admin_listen.is_empty() {
             return bad(

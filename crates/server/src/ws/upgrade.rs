@@ -5,6 +5,7 @@
 //! upgrade followed by close 3000 and a reason (the JS client then stops for
 //! good); everyone else gets an HTTP 401/403 with a JSON body.
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 
 use http_body_util::Full;
@@ -17,13 +18,18 @@ use tokio_tungstenite::WebSocketStream;
 use tracing::Instrument;
 
 use super::handshake::{self, Rejection};
+use crate::admission::Refusal;
 use crate::http::json_response;
 use crate::relay::Relay;
 
 /// Close code for an authentication failure (the JS client does not retry it).
 const CLOSE_AUTH: u16 = 3000;
 
-pub fn handle(mut req: Request<Incoming>, relay: Arc<Relay>) -> Response<Full<Bytes>> {
+pub fn handle(
+    mut req: Request<Incoming>,
+    relay: Arc<Relay>,
+    peer: SocketAddr,
+) -> Response<Full<Bytes>> {
     if !relay.readiness.get() {
         crate::metrics::connection_rejected("shutting_down");
         return json_response(
@@ -40,6 +46,11 @@ pub fn handle(mut req: Request<Incoming>, relay: Arc<Relay>) -> Response<Full<By
                 serde_json::json!({ "error": problem }),
             );
         }
+    };
+    let ip = crate::admission::client_ip(peer.ip(), req.headers(), &relay.trusted_proxies);
+    let mut ticket = match relay.admission.admit_ip(ip) {
+        Ok(ticket) => ticket,
+        Err(refusal) => return refused(refusal),
     };
     let query = handshake::parse_query(req.uri().query().unwrap_or(""));
     let auth = handshake::authenticate(
@@ -59,10 +70,17 @@ pub fn handle(mut req: Request<Incoming>, relay: Arc<Relay>) -> Response<Full<By
             );
         }
     }
+    if let Ok(client) = &auth {
+        if let Err(refusal) = relay.admission.admit_client(&mut ticket, &client.client_id) {
+            return refused(refusal);
+        }
+    }
     let on_upgrade = hyper::upgrade::on(&mut req);
     let config = super::socket_config(&relay.config);
     let task_relay = relay.clone();
     relay.shutdown.tracker.spawn(async move {
+        // The socket's connection slots, held until it ends.
+        let _ticket = ticket;
         let upgraded = match on_upgrade.await {
             Ok(u) => u,
             Err(e) => {
@@ -85,6 +103,15 @@ pub fn handle(mut req: Request<Incoming>, relay: Arc<Relay>) -> Response<Full<By
         }
     });
     super::switching_protocols(&key)
+}
+
+fn refused(refusal: Refusal) -> Response<Full<Bytes>> {
+    crate::metrics::connection_rejected(refusal.reason);
+    tracing::debug!(reason = refusal.reason, "socket refused");
+    json_response(
+        refusal.status,
+        serde_json::json!({ "error": refusal.message, "code": refusal.reason }),
+    )
 }
 
 async fn close_with_auth_error<S>(mut ws: WebSocketStream<S>, rejection: Rejection)

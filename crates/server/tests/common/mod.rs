@@ -125,3 +125,12 @@ pub async fn metric(addr: SocketAddr, name: &str) -> Option<f64> {
         (k == name).then(|| v.trim().parse().ok()).flatten()
     })
 }
+
+/// The value of a labelled metric (`name{...label...}`), 0 if absent.
+pub async fn metric_labeled(addr: SocketAddr, name: &str, label: &str) -> f64 {
+    let (_, _, body) = http(addr, "GET", "/metrics").await;
+    body.lines()
+        .filter(|l| l.starts_with(name) && l.contains(label))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum()
+}

@@ -1,4 +1,5 @@
-//! Per-client-IP token buckets for the attestation endpoints.
+//! Per-client-IP token buckets: handshakes per second per IP, and the
+//! attestation endpoints' request rate.
 //!
 //! IPv6 clients are keyed by their /64, since one host usually owns a whole
 //! /64 and could otherwise rotate addresses to get fresh buckets. Idle
@@ -74,7 +75,8 @@ impl IpLimiter {
     }
 }
 
-fn key(ip: IpAddr) -> IpAddr {
+/// The address a limit counts: IPv4 as is, IPv6 by its /64.
+pub fn key(ip: IpAddr) -> IpAddr {
     match ip {
         IpAddr::V4(_) => ip,
         IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
