@@ -117,7 +117,6 @@ async fn create_is_idempotent_and_conflicts_on_other_content() {
         json!({ "app_identity": "other" }),
         json!({ "auth_request": { "scopes": ["email"] } }),
         json!({ "expires_at": expires + 1 }),
-        json!({ "relay_topic": new_topic() }),
     ] {
         let mut b = body.clone();
         for (k, v) in change.as_object().unwrap() {

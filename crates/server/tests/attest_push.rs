@@ -64,7 +64,7 @@ fn check_push(push: &Value, topic: &str, id: &str) {
 
 #[tokio::test]
 async fn request_naming_a_topic_reaches_the_wallet_at_once() {
-    let relay = TestRelay::start(&[]).await;
+    let relay = TestRelay::start(&[("RELAYBOX_ATTEST_API_KEYS", "app-key")]).await;
     let topic = new_topic();
     let mut wallet = connect(&relay).await;
     subscribe(&mut wallet, &topic).await;
@@ -72,7 +72,7 @@ async fn request_naming_a_topic_reaches_the_wallet_at_once() {
     let id = new_id();
     let mut body = request_body(&id, "app");
     body["relay_topic"] = json!(topic.to_uppercase());
-    relay.create(&body).await.assert_ok();
+    relay.create_with_key(&body, "app-key").await.assert_ok();
     let push = next_matching(&mut wallet, |v| v["method"] == "irn_subscription").await;
     check_push(&push, &topic, &id);
 
@@ -83,7 +83,7 @@ async fn request_naming_a_topic_reaches_the_wallet_at_once() {
     check_push(&push, &topic, &id);
 
     // Polling works unchanged, and an idempotent repeat pushes nothing new.
-    relay.create(&body).await.assert_ok();
+    relay.create_with_key(&body, "app-key").await.assert_ok();
     assert_eq!(relay.status(&id).await.json["status"], "pending");
     relay
         .ack(&json!({ "request_id": id, "credential": "c" }))
@@ -94,4 +94,38 @@ async fn request_naming_a_topic_reaches_the_wallet_at_once() {
         m.contains(r#"relaybox_attest_topic_pushes_total{outcome="pushed"} 1"#),
         "{m}"
     );
+}
+
+/// Without an API key anyone could make the relay write into any wallet's
+/// topic: a request naming a relay_topic must be key-authenticated, and a
+/// key bound to app identities creates requests only for those.
+#[tokio::test]
+async fn topic_push_needs_an_api_key_bound_to_the_app() {
+    let open = TestRelay::start(&[]).await;
+    let mut body = request_body(&new_id(), "https://app.example");
+    body["relay_topic"] = json!(new_topic());
+    let r = open.create(&body).await;
+    assert!(r.assert_error(403).contains("API key"));
+    // Without a topic, anonymous creation still works (the seed's flow).
+    open.create(&request_body(&new_id(), "https://app.example"))
+        .await
+        .assert_ok();
+
+    let keyed = TestRelay::start(&[(
+        "RELAYBOX_ATTEST_API_KEYS",
+        "bound-key https://app.example,free-key",
+    )])
+    .await;
+    keyed.create_with_key(&body, "bound-key").await.assert_ok();
+    let mut other = request_body(&new_id(), "https://evil.example");
+    other["relay_topic"] = json!(new_topic());
+    keyed
+        .create_with_key(&other, "bound-key")
+        .await
+        .assert_error(403);
+    keyed.create_with_key(&other, "free-key").await.assert_ok();
+    keyed
+        .create_with_key(&other, "wrong-key")
+        .await
+        .assert_error(401);
 }

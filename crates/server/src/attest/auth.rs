@@ -26,10 +26,40 @@ pub fn bearer(headers: &HeaderMap) -> Option<&str> {
     (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
 }
 
-/// 401 unless `keys` is empty or the request carries one of them.
-pub fn check_api_key(headers: &HeaderMap, keys: &[String]) -> Result<(), ApiError> {
+/// What an API key allows: creating requests for any app, or only for the
+/// app identities listed after the key in `attest.api_keys`
+/// (`"<key> <app> <app>..."`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyGrant {
+    apps: Option<Vec<String>>,
+}
+
+impl KeyGrant {
+    /// Whether requests for `app_identity` may be created with this key.
+    pub fn allows(&self, app_identity: &str) -> bool {
+        self.apps
+            .as_ref()
+            .is_none_or(|apps| apps.iter().any(|a| a == app_identity))
+    }
+}
+
+/// Splits an `attest.api_keys` entry into its key and its app binding.
+fn parse_entry(entry: &str) -> (&str, KeyGrant) {
+    let mut parts = entry.split_whitespace();
+    let key = parts.next().unwrap_or("");
+    let apps: Vec<String> = parts.map(str::to_owned).collect();
+    let grant = KeyGrant {
+        apps: (!apps.is_empty()).then_some(apps),
+    };
+    (key, grant)
+}
+
+/// The grant of the request's API key: `Ok(None)` when no keys are
+/// configured (anyone may create, but not push to a topic), 401 when keys
+/// are configured and none of them was sent.
+pub fn check_api_key(headers: &HeaderMap, keys: &[String]) -> Result<Option<KeyGrant>, ApiError> {
     if keys.is_empty() {
-        return Ok(());
+        return Ok(None);
     }
     let Some(given) = bearer(headers) else {
         return Err(ApiError::unauthorized(
@@ -38,18 +68,21 @@ pub fn check_api_key(headers: &HeaderMap, keys: &[String]) -> Result<(), ApiErro
     };
     let given = Sha256::digest(given.as_bytes());
     // Check every key, without stopping early, in constant time per key.
-    let matched = keys.iter().fold(false, |found, key| {
+    let mut matched = None;
+    for entry in keys {
+        let (key, grant) = parse_entry(entry);
         let want = Sha256::digest(key.as_bytes());
         let diff = want
             .iter()
             .zip(given.iter())
             .fold(0u8, |d, (a, b)| d | (a ^ b));
-        found | (diff == 0)
-    });
-    if matched {
-        Ok(())
-    } else {
-        Err(ApiError::unauthorized("invalid API key"))
+        if diff == 0 && matched.is_none() {
+            matched = Some(grant);
+        }
+    }
+    match matched {
+        Some(grant) => Ok(Some(grant)),
+        None => Err(ApiError::unauthorized("invalid API key")),
     }
 }
 

@@ -46,7 +46,7 @@ fn raw(text: &str) -> Result<Box<RawValue>, ApiError> {
 /// `POST {prefix}`: stores a pending request (idempotent for identical content).
 pub async fn create(req: Request<Incoming>, relay: &Relay) -> Reply {
     let cfg = &relay.config.attest;
-    auth::check_api_key(req.headers(), &cfg.api_keys)?;
+    let grant = auth::check_api_key(req.headers(), &cfg.api_keys)?;
     input::require_json(req.headers())?;
     let body = input::read_body(req, cfg.max_body_bytes, relay.config.handshake_timeout()).await?;
     let f = Fields::parse(&body)?;
@@ -69,6 +69,12 @@ pub async fn create(req: Request<Incoming>, relay: &Relay) -> Reply {
             cfg.max_app_identity_chars
         )));
     }
+    if grant.as_ref().is_some_and(|g| !g.allows(&app_identity)) {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "this API key may not create requests for this app_identity",
+        ));
+    }
     let requested_expiry = f.integer("expires_at")?;
     let expires_at_ms = match requested_expiry {
         Some(t) if t <= now => return Err(ApiError::bad_request("expires_at is in the past")),
@@ -81,6 +87,14 @@ pub async fn create(req: Request<Incoming>, relay: &Relay) -> Reply {
             ApiError::bad_request("relay_topic must be 64 hexadecimal characters")
         })?),
     };
+    // The relay itself writes pushed requests into a WalletConnect topic,
+    // prompting the wallet: only for creators it knows by API key.
+    if relay_topic.is_some() && grant.is_none() {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "relay_topic needs a request authenticated with an API key (attest.api_keys)",
+        ));
+    }
     let wallet_did = f.string("wallet_did")?;
     if let Some(did) = &wallet_did {
         relaybox_auth::did_key::decode(did)

@@ -97,9 +97,11 @@ pub fn validate_config(cfg: &AttestConfig) -> Result<(), String> {
     if cfg
         .api_keys
         .iter()
-        .any(|k| k.is_empty() || k.contains(char::is_whitespace))
+        .any(|k| k.split_whitespace().next().is_none())
     {
-        return Err("attest.api_keys entries must be non-empty and contain no whitespace".into());
+        return Err(
+            "attest.api_keys entries must be \"<key>\" or \"<key> <app_identity>...\"".into(),
+        );
     }
     Ok(())
 }

@@ -83,6 +83,13 @@ impl TestRelay {
         self.post(PREFIX, body).await
     }
 
+    /// `POST {prefix}` with `Authorization: Bearer <key>`.
+    pub async fn create_with_key(&self, body: &Value, key: &str) -> Reply {
+        let auth = format!("Bearer {key}");
+        self.post_with(PREFIX, &[("authorization", auth.as_str())], body)
+            .await
+    }
+
     /// `POST {prefix}/ack`.
     pub async fn ack(&self, body: &Value) -> Reply {
         self.post(&format!("{PREFIX}/ack"), body).await
