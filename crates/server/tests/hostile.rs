@@ -395,3 +395,65 @@ async fn forwarded_for_counts_only_from_trusted_proxies() {
     let (status, _) = http_refusal(via("127.0.0.10", "198.51.100.4").await);
     assert_eq!(status, 429);
 }
+
+/// A client that opens a fragmented message (FIN = 0) and then only
+/// answers pings is closed with 1008 within the fragment timeout (plus a
+/// ping interval), instead of pinning the buffer forever.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn incomplete_fragmented_message_is_closed_in_time() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let relay = TestRelay::with_env(&[
+        ("RELAYBOX_WEBSOCKET_PING_INTERVAL_MS", "300"),
+        ("RELAYBOX_WEBSOCKET_IDLE_TIMEOUT_MS", "20000"),
+        ("RELAYBOX_WEBSOCKET_FRAGMENT_TIMEOUT_MS", "1000"),
+    ])
+    .await;
+    let url = relay.url();
+    let mut s = tokio::net::TcpStream::connect(relay.addr()).await.unwrap();
+    let req = format!(
+        "GET /?auth={} HTTP/1.1\r\nHost: {}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
+        token(&Keypair::generate(), &url),
+        relay.addr()
+    );
+    s.write_all(req.as_bytes()).await.unwrap();
+    let mut head = Vec::new();
+    while !head.ends_with(b"\r\n\r\n") {
+        let mut b = [0u8; 1];
+        s.read_exact(&mut b).await.unwrap();
+        head.push(b[0]);
+    }
+    assert!(
+        head.starts_with(b"HTTP/1.1 101"),
+        "{}",
+        String::from_utf8_lossy(&head)
+    );
+    // First fragment of a text message, masked (mask 0: payload as is).
+    let mut first = vec![0x01, 0x80 | 5, 0, 0, 0, 0];
+    first.extend_from_slice(b"{\"id\"");
+    s.write_all(&first).await.unwrap();
+    let started = std::time::Instant::now();
+    let close_code = loop {
+        let mut h = [0u8; 2];
+        match tokio::time::timeout(Duration::from_secs(10), s.read_exact(&mut h)).await {
+            Ok(Ok(_)) => {}
+            other => panic!("no close from the relay: {other:?}"),
+        }
+        let len = (h[1] & 0x7f) as usize;
+        assert!(len < 126);
+        let mut payload = vec![0u8; len];
+        s.read_exact(&mut payload).await.unwrap();
+        match h[0] & 0x0f {
+            // Ping: answer with a masked pong carrying the same payload.
+            0x9 => {
+                let mut pong = vec![0x8a, 0x80 | len as u8, 0, 0, 0, 0];
+                pong.extend_from_slice(&payload);
+                s.write_all(&pong).await.unwrap();
+            }
+            0x8 => break u16::from_be_bytes([payload[0], payload[1]]),
+            _ => {}
+        }
+    };
+    assert_eq!(close_code, 1008);
+    let took = started.elapsed();
+    assert!(took < Duration::from_secs(3), "closed after {took:?}");
+}

@@ -86,6 +86,8 @@ pub struct WebSocketConfig {
     pub idle_timeout_ms: u64,
     pub read_buffer_bytes: usize,
     pub write_buffer_bytes: usize,
+    pub write_stall_ms: u64,
+    pub fragment_timeout_ms: u64,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
@@ -224,6 +226,8 @@ impl Default for WebSocketConfig {
             idle_timeout_ms: 60_000,
             read_buffer_bytes: 2048,
             write_buffer_bytes: 16 * 1024,
+            write_stall_ms: 10_000,
+            fragment_timeout_ms: 10_000,
         }
     }
 }
@@ -435,6 +439,11 @@ impl Config {
         }
         if w.ping_interval_ms > 25_000 {
             return bad("websocket.ping_interval_ms must be <= 25000: Node clients drop a socket after 35 s of silence".into());
+        }
+        if w.write_stall_ms == 0 || w.fragment_timeout_ms == 0 {
+            return bad(
+                "websocket.write_stall_ms and websocket.fragment_timeout_ms must be > 0".into(),
+            );
         }
         if w.read_buffer_bytes < 256 {
             return bad("websocket.read_buffer_bytes must be at least 256".into());

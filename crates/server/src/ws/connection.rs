@@ -2,8 +2,9 @@
 //! write everything produced in one wake-up with a single flush.
 //!
 //! Close codes: 1001 on shutdown or idle (clients reconnect), 1013 when the
-//! send queue overflowed (slow consumer; its messages stay pending), 1009 for
-//! a frame over the hard cap, 1011 if the store fails while restoring.
+//! send queue overflowed or a write stalled (slow consumer; its messages stay
+//! pending), 1009 for a frame over the hard cap, 1008 for a fragmented
+//! message left incomplete too long, 1011 if the store fails while restoring.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -30,8 +31,13 @@ fn close(code: u16, reason: &str) -> CloseFrame {
     }
 }
 
-pub async fn run<S>(ws: WebSocketStream<S>, relay: Arc<Relay>, client: Authenticated, conn_id: u64)
-where
+pub async fn run<S>(
+    ws: WebSocketStream<S>,
+    relay: Arc<Relay>,
+    client: Authenticated,
+    conn_id: u64,
+    open_message: super::fragments::OpenMessage,
+) where
     S: AsyncRead + AsyncWrite + Unpin,
 {
     crate::metrics::connection_opened();
@@ -42,6 +48,8 @@ where
 
     let ws_cfg = &relay.config.websocket;
     let idle_timeout = Duration::from_millis(ws_cfg.idle_timeout_ms);
+    let write_stall = Duration::from_millis(ws_cfg.write_stall_ms);
+    let fragment_timeout = Duration::from_millis(ws_cfg.fragment_timeout_ms);
     let ping_every = Duration::from_millis(ws_cfg.ping_interval_ms);
     let mut ping = tokio::time::interval_at(tokio::time::Instant::now() + ping_every, ping_every);
     ping.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -67,15 +75,16 @@ where
             };
             // A client that stops reading blocks this write forever; the
             // hub's kick (its queue overflowed) and shutdown must still end it,
-            // and so must a stall as long as the idle timeout (replays fill the
-            // socket without going through the hub's queue, so no kick fires).
+            // and so must a stall (replays fill the socket without going
+            // through the hub's queue, so no kick fires).
             let written = tokio::select! {
                 biased;
                 result = write => result,
-                _ = tokio::time::sleep(idle_timeout) => {
-                    tracing::debug!("write stalled for the idle timeout; dropping the socket");
+                _ = tokio::time::sleep(write_stall) => {
+                    tracing::debug!("write stalled; closing the socket");
                     crate::metrics::slow_consumer();
-                    break;
+                    close_frame = Some(close(1013, "not reading, reconnect"));
+                    continue;
                 }
                 _ = shutdown.cancelled() => {
                     close_frame = Some(close(1001, "server shutting down"));
@@ -129,6 +138,9 @@ where
             _ = ping.tick() => {
                 if last_heard.elapsed() >= idle_timeout {
                     close_frame = Some(close(1001, "idle timeout"));
+                } else if open_message.open_for().is_some_and(|d| d >= fragment_timeout) {
+                    crate::metrics::connection_rejected("fragment_timeout");
+                    close_frame = Some(close(1008, "fragmented message not completed in time"));
                 } else if sink.send(Message::Ping(Bytes::new())).await.is_err() {
                     break;
                 }

@@ -4,6 +4,7 @@
 pub mod audience;
 pub mod connection;
 pub mod echo;
+pub mod fragments;
 pub mod handshake;
 pub mod upgrade;
 
@@ -51,7 +52,10 @@ pub fn socket_config(config: &crate::Config) -> WebSocketConfig {
     WebSocketConfig::default()
         .read_buffer_size(config.websocket.read_buffer_bytes)
         .write_buffer_size(config.websocket.write_buffer_bytes)
-        .max_write_buffer_size(usize::MAX)
+        // Frames are queued only after the previous ones were written out
+        // (the connection loop waits), so this bound is never reached by a
+        // well-behaved socket; it caps what a stalled one can make us hold.
+        .max_write_buffer_size(config.websocket.write_buffer_bytes + 2 * max)
         .max_message_size(Some(max))
         .max_frame_size(Some(max))
 }

@@ -88,14 +88,13 @@ pub fn handle(
                 return;
             }
         };
-        let ws =
-            WebSocketStream::from_raw_socket(TokioIo::new(upgraded), Role::Server, Some(config))
-                .await;
+        let (io, open_message) = super::fragments::FrameWatch::new(TokioIo::new(upgraded));
+        let ws = WebSocketStream::from_raw_socket(io, Role::Server, Some(config)).await;
         match auth {
             Ok(client) => {
                 let conn_id = task_relay.next_conn_id();
                 let span = tracing::info_span!("conn", conn_id, client_id = %client.client_id);
-                super::connection::run(ws, task_relay, client, conn_id)
+                super::connection::run(ws, task_relay, client, conn_id, open_message)
                     .instrument(span)
                     .await;
             }
