@@ -245,6 +245,17 @@ pub enum Error {
         /// The caller's clock.
         now: u64,
     },
+    /// `exp - iat` is longer than the allowed token age, whatever `exp`
+    /// says: a token good for years would outlive any key rotation.
+    #[error("token lifetime {iat}..{exp} exceeds {max} seconds")]
+    LifetimeTooLong {
+        /// The `iat` claim.
+        iat: i64,
+        /// The `exp` claim.
+        exp: i64,
+        /// The longest lifetime accepted.
+        max: u64,
+    },
     /// `aud` is not among the accepted audiences.
     #[error("audience {aud:?} is not accepted")]
     AudienceNotAllowed {
@@ -323,6 +334,7 @@ impl Error {
             Error::Expired { .. } => "expired",
             Error::NotYetValid { .. } => "not_yet_valid",
             Error::TooOld { .. } => "too_old",
+            Error::LifetimeTooLong { .. } => "lifetime_too_long",
             Error::AudienceNotAllowed { .. } => "audience_not_allowed",
             Error::UnknownNotifyAct(_) => "unknown_notify_act",
             Error::NotifyActMismatch { .. } => "notify_act_mismatch",

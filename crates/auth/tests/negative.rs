@@ -257,3 +257,33 @@ bad_token! {
         r#"{{"iss":"{ISS}","sub":"{SUB}","aud":["{AUD}"],"iat":{IAT},"exp":{EXP}}}"#
     )) => Error::InvalidClaimType { claim: "aud", .. },
 }
+
+/// `exp` ten years ahead is refused: the lifetime (`exp - iat`) is bounded
+/// by the maximum token age whatever `exp` says.
+#[test]
+fn lifetime_longer_than_max_age() {
+    let kp = relaybox_auth::Keypair::from_seed([9; 32]);
+    let now = 1_700_000_000i64;
+    let claims = relaybox_auth::jwt::Claims {
+        iss: kp.did_key(),
+        sub: "s".into(),
+        aud: "wss://relay.example".into(),
+        iat: now,
+        exp: Some(now + 10 * 365 * 86_400),
+    };
+    let token = relaybox_auth::jwt::sign(&kp, &claims);
+    let opts = relaybox_auth::jwt::VerifyOptions::default();
+    match relaybox_auth::jwt::verify(&token, &opts, now as u64) {
+        Err(relaybox_auth::Error::LifetimeTooLong { exp, .. }) => {
+            assert_eq!(exp, now + 10 * 365 * 86_400)
+        }
+        other => panic!("expected LifetimeTooLong, got {other:?}"),
+    }
+    let ok = relaybox_auth::jwt::Claims {
+        exp: Some(now + 86_400),
+        ..claims
+    };
+    assert!(
+        relaybox_auth::jwt::verify(&relaybox_auth::jwt::sign(&kp, &ok), &opts, now as u64).is_ok()
+    );
+}

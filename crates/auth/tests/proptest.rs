@@ -16,7 +16,7 @@ fn claims_strategy() -> impl Strategy<Value = ([u8; 32], String, String, i64, Op
         "\\PC{0,40}",
         "(wss?|https?)://[a-z0-9.:-]{1,30}",
         0i64..4_000_000_000,
-        proptest::option::of(0u32..10_000_000),
+        proptest::option::of(0u32..604_800),
     )
 }
 

@@ -23,6 +23,10 @@ pub struct Relay {
     pub store: Arc<dyn MailboxStore>,
     pub hub: Arc<dyn FanOut>,
     pub verify: VerifyOptions,
+    /// Wallet JWTs of the attestation endpoints: their own audience (the
+    /// endpoints' URL), so a socket token cannot ack and an ack token cannot
+    /// open a socket.
+    pub attest_verify: VerifyOptions,
     pub limits: Limits,
     pub ids: IdGenerator,
     pub rate_limiter: Arc<RateLimiter>,
@@ -48,11 +52,20 @@ impl Relay {
         shutdown: Shutdown,
         attest: Arc<dyn AttestationStore>,
     ) -> Self {
+        let attest_audiences = audiences
+            .iter()
+            .filter(|a| a.starts_with("http://") || a.starts_with("https://"))
+            .map(|a| format!("{}{}", a.trim_end_matches('/'), config.attest.prefix))
+            .collect();
         let verify = VerifyOptions {
             leeway_secs: config.auth.leeway_secs,
             max_token_len: config.auth.max_token_bytes,
             max_age_secs: config.auth.max_token_age_secs,
             audiences: Some(audiences),
+        };
+        let attest_verify = VerifyOptions {
+            audiences: Some(attest_audiences),
+            ..verify.clone()
         };
         let limits = Limits {
             ttl_min: config.limits.ttl_min_secs,
@@ -75,6 +88,7 @@ impl Relay {
             store,
             hub,
             verify,
+            attest_verify,
             limits,
             ids: IdGenerator::new(),
             rate_limiter,

@@ -66,7 +66,9 @@ async fn api_key_guards_creating_only() {
 #[tokio::test]
 async fn wallet_jwt_guards_acks_and_the_listing() {
     let relay = TestRelay::start(&[("RELAYBOX_ATTEST_REQUIRE_WALLET_JWT", "true")]).await;
-    let aud = format!("http://{}", relay.addr);
+    // Wallet tokens name the attestation endpoints' URL as audience.
+    let aud = format!("http://{}/api/mwen/relay", relay.addr);
+    let socket_aud = format!("http://{}", relay.addr);
     let (wallet, other) = (Keypair::generate(), Keypair::generate());
     let id = new_id();
     relay
@@ -90,6 +92,12 @@ async fn wallet_jwt_guards_acks_and_the_listing() {
         .await
         .assert_error(401);
     let wrong_aud = bearer(jwt_for(&wallet, &id, "https://elsewhere.example"));
+    // A socket token (the relay's own URL) is not an ack token.
+    let socket_token = bearer(jwt_for(&wallet, &id, &socket_aud));
+    relay
+        .post_with(&ack_path, &[("authorization", &socket_token)], &ack)
+        .await
+        .assert_error(401);
     relay
         .post_with(&ack_path, &[("authorization", &wrong_aud)], &ack)
         .await

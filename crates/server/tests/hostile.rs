@@ -457,3 +457,37 @@ async fn incomplete_fragmented_message_is_closed_in_time() {
     let took = started.elapsed();
     assert!(took < Duration::from_secs(3), "closed after {took:?}");
 }
+
+/// Tokens without a real lifetime, or made for another action, do not
+/// open a socket.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn long_lived_and_foreign_act_tokens_are_refused() {
+    let relay = TestRelay::start().await;
+    let url = relay.url();
+    let kp = Keypair::generate();
+    let now = now_secs();
+    // exp ten years ahead: the lifetime is bounded whatever exp says.
+    let forever = token_at(&kp, &url, now, Some(now + 10 * 365 * 86_400));
+    let (status, body) = refused(&format!("{url}/?auth={forever}"), None).await;
+    assert_eq!(status, 401, "{body}");
+    assert!(
+        body["error"]
+            .as_str()
+            .unwrap()
+            .contains("lifetime_too_long"),
+        "{body}"
+    );
+    // A token carrying an `act` (say, one signed for Notify) is not client auth.
+    let notify_like = relaybox_auth::jwt::sign_payload(
+        &kp,
+        &json!({"iss": kp.did_key(), "sub": "s", "aud": url, "iat": now, "exp": now + 3600, "act": "notify_message"}),
+    );
+    let (status, body) = refused(&format!("{url}/?auth={notify_like}"), None).await;
+    assert_eq!(status, 403, "{body}");
+    assert!(
+        body["error"].as_str().unwrap().contains("act_not_allowed"),
+        "{body}"
+    );
+    // A normal one-day token works.
+    relay.client(&kp).await;
+}

@@ -94,7 +94,8 @@ impl<'a> Fields<'a> {
 ///
 /// - expired if `now > exp + leeway`;
 /// - not yet valid if `iat > now + leeway`;
-/// - with no `exp` and `max_age` given: too old if `now > iat + max_age + leeway`.
+/// - with no `exp` and `max_age` given: too old if `now > iat + max_age + leeway`;
+/// - with `exp` and `max_age` given: too long-lived if `exp - iat > max_age + leeway`.
 ///
 /// Arithmetic is done in `i128` so no claim value can overflow it.
 pub(crate) fn check_times(
@@ -114,10 +115,18 @@ pub(crate) fn check_times(
     if i128::from(iat) > now_w + leeway_w {
         return Err(Error::NotYetValid { iat, now });
     }
-    if let (None, Some(max_age)) = (exp, max_age) {
-        if now_w > i128::from(iat) + i128::from(max_age) + leeway_w {
-            return Err(Error::TooOld { iat, now });
+    match (exp, max_age) {
+        (None, Some(max_age)) => {
+            if now_w > i128::from(iat) + i128::from(max_age) + leeway_w {
+                return Err(Error::TooOld { iat, now });
+            }
         }
+        (Some(exp), Some(max)) => {
+            if i128::from(exp) - i128::from(iat) > i128::from(max) + leeway_w {
+                return Err(Error::LifetimeTooLong { iat, exp, max });
+            }
+        }
+        _ => {}
     }
     Ok(())
 }

@@ -108,4 +108,8 @@ pub struct VerifiedToken {
     pub claims: Claims,
     /// The public key decoded from `iss`, which produced the signature.
     pub key: VerifyingKey,
+    /// The `act` claim, if the token has one. Client-auth tokens have none;
+    /// a token made for another action (a Notify `act`) must not be taken
+    /// as one, so callers check it.
+    pub act: Option<String>,
 }

@@ -38,7 +38,8 @@ pub fn verify(token: &str, opts: &VerifyOptions, now_secs: u64) -> Result<Verifi
             return Err(Error::AudienceNotAllowed { aud: claims.aud });
         }
     }
-    Ok(VerifiedToken { claims, key })
+    let act = fields.opt_str("act")?.map(str::to_owned);
+    Ok(VerifiedToken { claims, key, act })
 }
 
 /// Checks everything about a token except its time window and audience:

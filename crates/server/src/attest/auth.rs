@@ -94,7 +94,7 @@ pub fn wallet_token(headers: &HeaderMap, relay: &Relay) -> Result<VerifiedToken,
         ));
     };
     let now_secs = crate::now_ms() / 1000;
-    jwt::verify(token, &relay.verify, now_secs)
+    jwt::verify(token, &relay.attest_verify, now_secs)
         .map_err(|e| ApiError::unauthorized(format!("invalid wallet JWT: {}", e.reason())))
 }
 

@@ -122,6 +122,13 @@ pub fn authenticate(
         .filter(|t| !t.is_empty())
         .ok_or_else(|| Rejection::new(StatusCode::UNAUTHORIZED, "MissingJwt", "Missing JWT"))?;
     match jwt::verify(token, opts, now_secs) {
+        // A token made for another action (a Notify act, say) signed by the
+        // same key is not a client-auth token.
+        Ok(verified) if verified.act.is_some() => Err(Rejection::new(
+            StatusCode::FORBIDDEN,
+            "InvalidJwt",
+            "Invalid JWT: act_not_allowed (a client-auth token has no act)",
+        )),
         Ok(verified) => Ok(Authenticated {
             client_id: verified.claims.iss.into(),
             project_id: project_id.map(str::to_owned),
@@ -132,6 +139,7 @@ pub fn authenticate(
                 relaybox_auth::Error::Expired { .. }
                     | relaybox_auth::Error::NotYetValid { .. }
                     | relaybox_auth::Error::TooOld { .. }
+                    | relaybox_auth::Error::LifetimeTooLong { .. }
             );
             let status = if time_problem {
                 StatusCode::UNAUTHORIZED
