@@ -116,15 +116,13 @@ pub(crate) fn check_times(
         return Err(Error::NotYetValid { iat, now });
     }
     match (exp, max_age) {
-        (None, Some(max_age)) => {
-            if now_w > i128::from(iat) + i128::from(max_age) + leeway_w {
-                return Err(Error::TooOld { iat, now });
-            }
+        (None, Some(max_age)) if now_w > i128::from(iat) + i128::from(max_age) + leeway_w => {
+            return Err(Error::TooOld { iat, now });
         }
-        (Some(exp), Some(max)) => {
-            if i128::from(exp) - i128::from(iat) > i128::from(max) + leeway_w {
-                return Err(Error::LifetimeTooLong { iat, exp, max });
-            }
+        (Some(exp), Some(max))
+            if i128::from(exp) - i128::from(iat) > i128::from(max) + leeway_w =>
+        {
+            return Err(Error::LifetimeTooLong { iat, exp, max });
         }
         _ => {}
     }
