@@ -11,11 +11,11 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
 use relaybox_auth::{jwt, Keypair};
+use relaybox_disk::{DiskConfig, DiskStore};
 use relaybox_proto::{
     parse_incoming, result_frame, subscription_frame, Limits, Params, PublishParams, Request,
     RequestId, SubscriptionData, Topic,
 };
-use relaybox_disk::{DiskConfig, DiskStore};
 use relaybox_store::{MailboxStore, NewMessage, TopicKey};
 
 fn now_secs() -> u64 {

@@ -11,6 +11,8 @@ use relaybox_proto::{
     SubscribeParams, Topic,
 };
 use tokio::net::TcpStream;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::handshake::client::Request as Handshake;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::tungstenite::{Error as WsError, Message};
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
@@ -22,20 +24,29 @@ pub type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Connects and upgrades, with Nagle off. Errors carry a short kind tag
-/// (see [`error_kind`]).
-pub async fn connect(url: &str) -> anyhow::Result<Ws> {
+/// (see [`error_kind`]). `to` is a URL, or a [`Handshake`] made beforehand
+/// with [`handshake`].
+pub async fn connect(to: impl IntoClientRequest + Unpin) -> anyhow::Result<Ws> {
     // tungstenite zero-fills its whole read buffer on every read: the
     // 128 KiB default costs more than the frames, so keep it small.
     let config = WebSocketConfig::default()
         .read_buffer_size(8 * 1024)
         .max_message_size(Some(4 << 20))
         .max_frame_size(Some(4 << 20));
-    let fut = tokio_tungstenite::connect_async_with_config(url, Some(config), true);
+    let fut = tokio_tungstenite::connect_async_with_config(to, Some(config), true);
     match tokio::time::timeout(CONNECT_TIMEOUT, fut).await {
         Ok(Ok((ws, _response))) => Ok(ws),
         Ok(Err(e)) => Err(anyhow!(error_kind(&e))).context(e.to_string()),
         Err(_) => Err(anyhow!("connect_timeout")),
     }
+}
+
+/// The upgrade request for `url`, built ahead of time: URL parsed, headers
+/// and the `Sec-WebSocket-Key` made, so that [`connect`] has only the
+/// network part left. Good for one connection (the key must not repeat).
+pub fn handshake(url: &str) -> anyhow::Result<Handshake> {
+    url.into_client_request()
+        .map_err(|e| anyhow!("bad_url").context(e.to_string()))
 }
 
 /// A short, stable tag for a WebSocket error, used as the error kind.
@@ -64,6 +75,9 @@ pub enum Event {
     Reply { id: u64, result: Result<(), String> },
     /// Close frame from the peer, with its code.
     Closed(u16),
+    /// A text frame the proto crate refused (a push it refuses would go
+    /// unacknowledged), with the refusal's error tag.
+    Unreadable(String),
     /// Pings, pongs, anything else: nothing to do.
     Other,
 }
@@ -86,7 +100,14 @@ pub fn classify(msg: Message) -> Event {
                     .map(|_| ())
                     .map_err(|e| e.data.clone().unwrap_or_else(|| format!("code_{}", e.code))),
             },
-            _ => Event::Other,
+            Ok(Incoming::Request(_)) => Event::Other,
+            Err(rejected) => Event::Unreadable(
+                rejected
+                    .error
+                    .data
+                    .clone()
+                    .unwrap_or_else(|| format!("code_{}", rejected.error.code)),
+            ),
         },
         Message::Close(frame) => Event::Closed(frame.map_or(1005, |f| u16::from(f.code))),
         _ => Event::Other,
@@ -167,4 +188,55 @@ pub async fn close(mut ws: Ws) {
         }
     })
     .await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const TOPIC: &str = "7f6e504bfad60b485450578e05678ed3e8e8c4751d3c6160be17160d63ec90f9";
+
+    fn push(data: &str) -> Message {
+        Message::text(format!(
+            r#"{{"id":1763000000000000,"jsonrpc":"2.0","method":"irn_subscription","params":{{"id":"s","data":{data}}}}}"#
+        ))
+    }
+
+    #[test]
+    fn pushes_with_and_without_published_at_are_taken() {
+        // The WalletConnect/relay TypeScript sample sends only topic and message.
+        for data in [
+            format!(r#"{{"topic":"{TOPIC}","message":"m1"}}"#),
+            format!(r#"{{"topic":"{TOPIC}","message":"m1","publishedAt":null}}"#),
+            format!(r#"{{"topic":"{TOPIC}","message":"m1","publishedAt":1763000000123,"tag":0}}"#),
+        ] {
+            match classify(push(&data)) {
+                Event::Push { id, message } => {
+                    assert_eq!(message, "m1");
+                    assert_eq!(
+                        ack_frame(&id).to_text().unwrap(),
+                        r#"{"id":1763000000000000,"jsonrpc":"2.0","result":true}"#
+                    );
+                }
+                other => panic!("{data}: {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn refused_frames_are_unreadable_not_ignored() {
+        let bad_topic = r#"{"topic":"xyz","message":"m1"}"#;
+        assert!(matches!(classify(push(bad_topic)), Event::Unreadable(_)));
+        assert!(matches!(
+            classify(Message::text("not json")),
+            Event::Unreadable(_)
+        ));
+        assert!(matches!(
+            classify(Message::text(r#"{"id":5,"jsonrpc":"2.0","result":true}"#)),
+            Event::Reply {
+                id: 5,
+                result: Ok(())
+            }
+        ));
+    }
 }

@@ -1,6 +1,8 @@
 //! CPU time per phase of a run, for the generator (this process) and for
 //! the server (its `/proc/<pid>/stat`), plus the bytes the server wrote to
-//! storage (`/proc/<pid>/io`), which shows a store's write amplification.
+//! storage (`/proc/<pid>/io`), which shows a store's write amplification,
+//! and the connection attempts the kernel dropped at a full listen queue
+//! (`/proc/net/netstat`), which would otherwise hide as 1-s stalls.
 //!
 //! A phase runs from the start time of a barrier to the next barrier or the
 //! end of the run; duration scenarios also have a `window` phase covering
@@ -18,8 +20,11 @@ use crate::clock;
 pub struct Span {
     pub wall_secs: f64,
     pub cpu_secs: f64,
-    /// Bytes written to storage in the phase (0 when unknown).
-    pub write_bytes: u64,
+    /// Bytes written to storage in the phase (`None` when unknown).
+    pub write_bytes: Option<u64>,
+    /// Connection attempts dropped at a full listen queue, machine-wide
+    /// (server phases only; `None` when unknown).
+    pub listen_overflows: Option<u64>,
 }
 
 impl Span {
@@ -33,8 +38,14 @@ impl Span {
     }
 }
 
-/// CPU seconds and storage bytes written so far.
-type Sample = (f64, u64);
+/// CPU seconds so far, and when known, storage bytes written and listen
+/// queue overflows.
+#[derive(Clone, Copy, Default)]
+struct Sample {
+    cpu: f64,
+    write_bytes: Option<u64>,
+    listen_overflows: Option<u64>,
+}
 type Sampler = Arc<dyn Fn() -> Option<Sample> + Send + Sync>;
 
 /// Records phases with a CPU sampler.
@@ -48,15 +59,30 @@ pub struct Phases {
 impl Phases {
     /// Phases of this process.
     pub fn own() -> Phases {
-        Phases::with(Arc::new(|| Some((crate::sys::self_cpu_secs(), 0))))
+        Phases::with(Arc::new(|| {
+            Some(Sample {
+                cpu: crate::sys::self_cpu_secs(),
+                ..Sample::default()
+            })
+        }))
     }
 
-    /// Phases of another process; without a pid, CPU reads as 0.
+    /// Phases of another process (the server), with the machine's listen
+    /// queue overflows; without a pid, CPU reads as 0 and writes as unknown.
     pub fn of_pid(pid: Option<u32>) -> Phases {
         Phases::with(Arc::new(move || {
-            let pid = pid?;
-            let cpu = crate::sys::proc_cpu_secs(pid)?;
-            Some((cpu, crate::sys::proc_write_bytes(pid).unwrap_or(0)))
+            let listen_overflows = crate::sys::listen_overflows();
+            let Some(pid) = pid else {
+                return Some(Sample {
+                    listen_overflows,
+                    ..Sample::default()
+                });
+            };
+            Some(Sample {
+                cpu: crate::sys::proc_cpu_secs(pid)?,
+                write_bytes: crate::sys::proc_write_bytes(pid),
+                listen_overflows,
+            })
         }))
     }
 
@@ -87,8 +113,9 @@ impl Phases {
         let s1 = (self.sample)().unwrap_or(s0);
         let span = Span {
             wall_secs: t1.saturating_sub(t0) as f64 / 1e9,
-            cpu_secs: (s1.0 - s0.0).max(0.0),
-            write_bytes: s1.1.saturating_sub(s0.1),
+            cpu_secs: (s1.cpu - s0.cpu).max(0.0),
+            write_bytes: delta(s0.write_bytes, s1.write_bytes),
+            listen_overflows: delta(s0.listen_overflows, s1.listen_overflows),
         };
         self.done
             .lock()
@@ -112,6 +139,10 @@ impl Phases {
     pub fn spans(&self) -> BTreeMap<String, Span> {
         self.done.lock().expect("phase lock").clone()
     }
+}
+
+fn delta(before: Option<u64>, after: Option<u64>) -> Option<u64> {
+    Some(after?.saturating_sub(before?))
 }
 
 #[cfg(test)]

@@ -46,6 +46,11 @@ pub struct Cpu {
     pub server_pct: Option<f64>,
     /// MiB per second the server wrote to storage.
     pub server_write_mib_per_sec: Option<f64>,
+    /// Bytes the server wrote to storage in the phase.
+    pub server_write_bytes: Option<u64>,
+    /// Connection attempts the kernel dropped at a full listen queue in the
+    /// phase (machine-wide `ListenOverflows`).
+    pub listen_overflows: Option<u64>,
     pub generator_threads: usize,
 }
 
@@ -137,6 +142,9 @@ pub fn summarize(o: Outcome) -> Summary {
             }
         }
     }
+    if let Some(per_msg) = server_write_bytes_per_msg(&o) {
+        figures.insert("server_write_bytes_per_msg".into(), per_msg);
+    }
     let memory = o.memory.map(|m| {
         let n = r.counter("open_at_measure").max(1);
         let per = |a: u64, b: u64| (b as f64 - a as f64) / n as f64;
@@ -174,6 +182,20 @@ pub fn summarize(o: Outcome) -> Summary {
     }
 }
 
+/// The server's storage writes per acknowledged publish, for the durable
+/// scenarios: `write_bytes` of `/proc/<pid>/io` over the measured window
+/// (mailbox: the publish phase) divided by the publishes acknowledged in it.
+fn server_write_bytes_per_msg(o: &Outcome) -> Option<f64> {
+    o.server_pid?;
+    let (phase, acked) = match o.scenario {
+        Scenario::Pairs | Scenario::Fanout => ("window", o.result.counter("publish_ok_window")),
+        Scenario::Mailbox => ("publish", o.result.counter("publish_ok")),
+        Scenario::Connect | Scenario::Idle => return None,
+    };
+    let bytes = o.server.get(phase)?.write_bytes?;
+    (acked > 0).then(|| bytes as f64 / acked as f64)
+}
+
 /// The phases whose CPU is reported, per scenario.
 fn reported_phases(s: Scenario) -> &'static [&'static str] {
     match s {
@@ -198,7 +220,10 @@ fn cpu_rows(o: &Outcome) -> Vec<Cpu> {
                 server_pct: o.server_pid.map(|_| span.percent()),
                 server_write_mib_per_sec: o
                     .server_pid
-                    .map(|_| span.write_bytes as f64 / 1_048_576.0 / wall),
+                    .and(span.write_bytes)
+                    .map(|b| b as f64 / 1_048_576.0 / wall),
+                server_write_bytes: o.server_pid.and(span.write_bytes),
+                listen_overflows: span.listen_overflows,
                 generator_threads: threads,
             })
         })
@@ -209,6 +234,12 @@ fn warnings(cpu: &[Cpu], have_server: bool) -> Vec<String> {
     let cores = crate::sys::cpus() as f64;
     let mut w = Vec::new();
     for row in cpu {
+        if let Some(n) = row.listen_overflows.filter(|n| *n > 0) {
+            w.push(format!(
+                "{n} connection attempts overflowed a listen queue in phase {} (TcpExt ListenOverflows, machine-wide): each waited about 1 s for its SYN to be resent, and that second is in the figures; keep --concurrency below the server's accept backlog (Send-Q of `ss -ltn`)",
+                row.phase
+            ));
+        }
         let capacity = 100.0 * (row.generator_threads as f64).min(cores).max(1.0);
         if row.generator_pct >= 0.9 * capacity {
             w.push(format!(
@@ -234,4 +265,85 @@ fn warnings(cpu: &[Cpu], have_server: bool) -> Vec<String> {
         w.push("server pid unknown: no server CPU or memory (pass --server-pid)".into());
     }
     w
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::phases::Span;
+    use clap::Parser;
+
+    fn load() -> Load {
+        match crate::spec::Cli::parse_from(["relaybox-bench", "pairs", "-d", "2"]).command {
+            crate::spec::Command::Pairs(a) => a.load,
+            _ => unreachable!(),
+        }
+    }
+
+    fn outcome(scenario: Scenario, phase: &str, write_bytes: Option<u64>) -> Outcome {
+        let mut result = crate::stats::WorkerResult::default();
+        result.count("publish_ok", 500);
+        result.count("publish_ok_window", 400);
+        let span = Span {
+            wall_secs: 2.0,
+            cpu_secs: 1.0,
+            write_bytes,
+            listen_overflows: Some(0),
+        };
+        Outcome {
+            scenario,
+            target: "relay".into(),
+            url: "ws://127.0.0.1:1".into(),
+            load: load(),
+            result,
+            server: [(phase.to_owned(), span)].into_iter().collect(),
+            memory: None,
+            server_pid: Some(1),
+        }
+    }
+
+    fn per_msg(o: Outcome) -> Option<f64> {
+        summarize(o)
+            .figures
+            .get("server_write_bytes_per_msg")
+            .copied()
+    }
+
+    #[test]
+    fn write_bytes_per_acknowledged_publish() {
+        // Pairs and fanout: the window's bytes over the window's acks.
+        let pairs = outcome(Scenario::Pairs, "window", Some(409_600));
+        assert_eq!(per_msg(pairs), Some(1024.0));
+        let fanout = outcome(Scenario::Fanout, "window", Some(4_000));
+        assert_eq!(per_msg(fanout), Some(10.0));
+        // Mailbox: the publish phase's bytes over every acked publish.
+        let mailbox = outcome(Scenario::Mailbox, "publish", Some(1_000_000));
+        assert_eq!(per_msg(mailbox), Some(2000.0));
+    }
+
+    #[test]
+    fn listen_overflows_are_warned_about() {
+        let quiet = summarize(outcome(Scenario::Pairs, "window", Some(1)));
+        assert!(!quiet.warnings.iter().any(|w| w.contains("listen queue")));
+        let mut o = outcome(Scenario::Pairs, "window", Some(1));
+        o.server.get_mut("window").unwrap().listen_overflows = Some(7);
+        let s = summarize(o);
+        assert!(s
+            .warnings
+            .iter()
+            .any(|w| w.starts_with("7 connection attempts")));
+        assert_eq!(s.cpu[0].listen_overflows, Some(7));
+    }
+
+    #[test]
+    fn no_write_figure_without_data() {
+        assert_eq!(per_msg(outcome(Scenario::Pairs, "window", None)), None);
+        assert_eq!(per_msg(outcome(Scenario::Connect, "window", Some(9))), None);
+        let mut unknown_pid = outcome(Scenario::Pairs, "window", Some(9));
+        unknown_pid.server_pid = None;
+        assert_eq!(per_msg(unknown_pid), None);
+        let mut nothing_acked = outcome(Scenario::Pairs, "window", Some(9));
+        nothing_acked.result.counters.clear();
+        assert_eq!(per_msg(nothing_acked), None);
+    }
 }

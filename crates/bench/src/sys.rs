@@ -1,5 +1,6 @@
 //! What the operating system tells about processes: descriptor limits, CPU
-//! time of this process and of the server, and the server's memory.
+//! time of this process and of the server, the server's memory and storage
+//! writes, and the machine's listen queue overflows.
 
 use std::path::Path;
 
@@ -76,6 +77,23 @@ pub fn proc_write_bytes(pid: u32) -> Option<u64> {
         .ok()
 }
 
+/// Connection attempts the kernel dropped because a listen queue was full
+/// (`TcpExt: ListenOverflows` of `/proc/net/netstat`, this network
+/// namespace, every listener). Each dropped attempt waits for its SYN to be
+/// sent again, one second later at first.
+pub fn listen_overflows() -> Option<u64> {
+    parse_listen_overflows(&std::fs::read_to_string("/proc/net/netstat").ok()?)
+}
+
+fn parse_listen_overflows(netstat: &str) -> Option<u64> {
+    let mut tcp_ext = netstat.lines().filter(|l| l.starts_with("TcpExt:"));
+    let (names, values) = (tcp_ext.next()?, tcp_ext.next()?);
+    let at = names
+        .split_whitespace()
+        .position(|n| n == "ListenOverflows")?;
+    values.split_whitespace().nth(at)?.parse().ok()
+}
+
 /// Resident memory of a process, from `/proc/<pid>/status`, in bytes.
 #[derive(Clone, Copy, Debug, Default, serde::Serialize, serde::Deserialize)]
 pub struct Memory {
@@ -124,6 +142,14 @@ mod tests {
         let text = "Name:\tx\nVmRSS:\t    2048 kB\nRssAnon:\t    1024 kB\n";
         let m = parse_status_memory(text).unwrap();
         assert_eq!((m.rss, m.rss_anon), (2048 * 1024, 1024 * 1024));
+    }
+
+    #[test]
+    fn listen_overflows_parse() {
+        let text = "TcpExt: SyncookiesSent ListenOverflows ListenDrops\nTcpExt: 0 132 133\nIpExt: InNoRoutes\nIpExt: 0\n";
+        assert_eq!(parse_listen_overflows(text), Some(132));
+        assert_eq!(parse_listen_overflows("IpExt: a\nIpExt: 1\n"), None);
+        assert!(listen_overflows().is_some());
     }
 
     #[test]

@@ -101,8 +101,16 @@ fn assert_clean(report: &Value) {
     );
 }
 
+/// The server's storage writes per acknowledged publish (durable scenarios).
+fn write_bytes_per_msg(report: &Value) -> f64 {
+    report["figures"]["server_write_bytes_per_msg"]
+        .as_f64()
+        .unwrap_or_else(|| panic!("no server_write_bytes_per_msg: {report}"))
+}
+
 fn check_pairs(r: &Value) {
     assert_clean(r);
+    assert!(write_bytes_per_msg(r) >= 0.0);
     assert!(counter(r, "delivered") > 0, "nothing delivered: {r}");
     assert_eq!(counter(r, "delivered"), counter(r, "publish_ok"));
     assert!(r["latency"]["e2e"]["count"].as_u64().unwrap_or(0) > 0);
@@ -110,6 +118,7 @@ fn check_pairs(r: &Value) {
 
 fn check_fanout(r: &Value, subscribers: u64) {
     assert_clean(r);
+    assert!(write_bytes_per_msg(r) >= 0.0);
     assert!(counter(r, "publish_ok") > 0, "nothing published: {r}");
     assert_eq!(
         counter(r, "delivered"),
@@ -119,6 +128,7 @@ fn check_fanout(r: &Value, subscribers: u64) {
 
 fn check_mailbox(r: &Value, clients: u64, messages: u64) {
     assert_clean(r);
+    assert!(write_bytes_per_msg(r) >= 0.0);
     assert_eq!(counter(r, "clients_drained"), clients, "{r}");
     assert_eq!(counter(r, "drained"), clients * messages);
 }
@@ -135,7 +145,10 @@ fn check_idle(r: &Value, n: u64) {
 
 #[test]
 fn pairs_relay() {
-    check_pairs(&against_relay("pairs", &["-c", "4"]));
+    let r = against_relay("pairs", &["-c", "4"]);
+    check_pairs(&r);
+    // A durable relay writes something for every message.
+    assert!(write_bytes_per_msg(&r) > 0.0, "{r}");
 }
 
 #[test]
@@ -164,6 +177,27 @@ fn mailbox_relay() {
         &against_relay(
             "mailbox",
             &["-c", "20", "--messages", "5", "--publishers", "4"],
+        ),
+        20,
+        5,
+    );
+}
+
+#[test]
+fn mailbox_relay_two_processes() {
+    check_mailbox(
+        &against_relay(
+            "mailbox",
+            &[
+                "-c",
+                "20",
+                "--messages",
+                "5",
+                "--publishers",
+                "4",
+                "--processes",
+                "2",
+            ],
         ),
         20,
         5,

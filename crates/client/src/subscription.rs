@@ -32,7 +32,8 @@ pub struct Message {
     pub topic: Topic,
     /// The message as published (for WalletConnect: base64 of the envelope).
     pub message: String,
-    /// Publish time, Unix milliseconds, set by the relay.
+    /// Publish time, Unix milliseconds, set by the relay; 0 when the relay
+    /// sent none (the WalletConnect TypeScript relay sample leaves it out).
     pub published_at: u64,
     /// The publisher's tag (1100 = session proposal, ...).
     pub tag: u32,

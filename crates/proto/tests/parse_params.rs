@@ -219,6 +219,7 @@ fn ttl_limits_come_from_the_caller() {
 fn message_longer_than_limit_is_payload_size_exceeded() {
     let limits = Limits {
         max_message_len: 8,
+        max_attestation_len: 6,
         ..Limits::default()
     };
     ok_with(&req("irn_publish", &publish_json(300, "12345678")), &limits);
@@ -250,6 +251,38 @@ fn message_longer_than_limit_is_payload_size_exceeded() {
         "PayloadSizeExceeded",
         Some(ID),
     );
+}
+
+#[test]
+fn attestation_longer_than_limit_is_attestation_too_large() {
+    let limits = Limits {
+        max_attestation_len: 6,
+        ..Limits::default()
+    };
+    let publish = |att: &str| {
+        format!(r#"{{"topic":"{T1}","message":"m","ttl":300,"tag":1,"attestation":"{att}"}}"#)
+    };
+    ok_with(&req("irn_publish", &publish("123456")), &limits);
+    let long = req("irn_publish", &publish("1234567"));
+    rejected(&long, &limits, -32600, "AttestationTooLarge", Some(ID));
+    let batch = format!(r#"{{"messages":[{}]}}"#, publish("1234567"));
+    rejected(
+        &req("irn_batchPublish", &batch),
+        &limits,
+        -32600,
+        "AttestationTooLarge",
+        Some(ID),
+    );
+    let propose =
+        format!(r#"{{"pairingTopic":"{T1}","sessionProposal":"p","attestation":"1234567"}}"#);
+    rejected(
+        &req("wc_proposeSession", &propose),
+        &limits,
+        -32600,
+        "AttestationTooLarge",
+        Some(ID),
+    );
+    assert_eq!(Limits::default().max_attestation_len, 4096);
 }
 
 #[test]
@@ -411,4 +444,23 @@ fn push_without_tag_defaults_to_zero() {
         panic!()
     };
     assert_eq!((p.data.tag, p.data.attestation), (0, None));
+}
+
+#[test]
+fn push_without_published_at_defaults_to_zero() {
+    // The WalletConnect/relay TypeScript sample pushes only topic and message.
+    for data in [
+        format!(r#"{{"topic":"{T1}","message":"m"}}"#),
+        format!(r#"{{"topic":"{T1}","message":"m","publishedAt":null}}"#),
+    ] {
+        let params = format!(r#"{{"id":"sub","data":{data}}}"#);
+        let r = ok(&req("irn_subscription", &params));
+        let Params::Subscription(p) = r.params else {
+            panic!()
+        };
+        assert_eq!(
+            (p.data.message.as_str(), p.data.published_at, p.data.tag),
+            ("m", 0, 0)
+        );
+    }
 }

@@ -201,6 +201,7 @@ fn handle(event: Event, pending: &mut HashMap<u64, u64>, t: &Timing, res: &mut W
             }
         }
         Event::Closed(code) => res.error(&format!("publisher_closed_{code}")),
+        Event::Unreadable(tag) => res.error(&format!("unreadable_{tag}")),
         Event::Push { .. } | Event::Other => {}
     }
 }

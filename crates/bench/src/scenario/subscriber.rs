@@ -24,8 +24,8 @@ pub struct Order {
 
 impl Order {
     /// Checks one message; counts `order_gap` or `order_duplicate` if it is
-    /// not the next one of its stream.
-    pub fn check(&mut self, stream: u32, seq: u64, res: &mut WorkerResult) {
+    /// not the next one of its stream. Returns false for a duplicate.
+    pub fn check(&mut self, stream: u32, seq: u64, res: &mut WorkerResult) -> bool {
         let next = self.next.entry(stream).or_insert(0);
         if seq != *next && trace_order() {
             eprintln!("order: stream {stream} expected seq {} got {seq}", *next);
@@ -37,7 +37,14 @@ impl Order {
             *next = seq + 1;
         } else {
             res.error("order_duplicate");
+            return false;
         }
+        true
+    }
+
+    /// The sequence expected next on `stream`.
+    pub fn next(&self, stream: u32) -> u64 {
+        self.next.get(&stream).copied().unwrap_or(0)
     }
 }
 
@@ -97,6 +104,7 @@ pub async fn run(mut ws: Ws, mut plan: Plan, early: Vec<String>) -> WorkerResult
                         res.error(&format!("subscriber_closed_{code}"));
                         return res;
                     }
+                    Event::Unreadable(tag) => res.error(&format!("unreadable_{tag}")),
                     _ => {}
                 },
                 Some(Err(e)) => {
@@ -150,10 +158,13 @@ mod tests {
     fn order_check_counts_gaps_and_duplicates() {
         let mut o = Order::default();
         let mut r = WorkerResult::default();
-        for s in [0, 1, 3, 3, 4] {
-            o.check(9, s, &mut r);
-        }
+        let fresh: Vec<bool> = [0, 1, 3, 3, 4]
+            .iter()
+            .map(|s| o.check(9, *s, &mut r))
+            .collect();
+        assert_eq!(fresh, [true, true, true, false, true]);
         assert_eq!(r.errors.get("order_gap"), Some(&1));
         assert_eq!(r.errors.get("order_duplicate"), Some(&1));
+        assert_eq!((o.next(9), o.next(8)), (5, 0));
     }
 }

@@ -5,6 +5,7 @@ mod common;
 mod connect;
 mod delivery;
 mod errors;
+mod foreign_relay;
 mod mailbox;
 mod reconnect;
 mod sessions;

@@ -15,7 +15,10 @@ pub struct SubscriptionData {
     /// The message as published.
     pub message: String,
     /// Publish time, Unix milliseconds (JS sorts fetched batches by it).
-    #[serde(rename = "publishedAt")]
+    /// Always written; 0 on parse when the sender left it out or sent
+    /// `null`, as the WalletConnect TypeScript relay sample does (its pushes
+    /// carry only `topic` and `message`).
+    #[serde(rename = "publishedAt", default, deserialize_with = "null_as_default")]
     pub published_at: u64,
     /// The publisher's tag. Always written; defaults to 0 on parse because
     /// the Rust relay leaves it out when it is 0.
