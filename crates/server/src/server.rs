@@ -31,8 +31,7 @@ pub async fn start(config: Config) -> anyhow::Result<RunningServer> {
     config.validate()?;
     let (store, attest, hub) = open_backend(&config).await?;
 
-    let listener = TcpListener::bind(config.listen_addr()?)
-        .await
+    let listener = bind_listener(config.listen_addr()?)
         .with_context(|| format!("binding {}", config.server.listen))?;
     let local_addr = listener.local_addr()?;
     let admin = if config.server.admin_listen.is_empty() {
@@ -99,6 +98,23 @@ impl RunningServer {
         tracing::info!("relay stopped");
         Ok(())
     }
+}
+
+/// Accept backlog: a reconnect storm (a restart, a network blip) brings
+/// thousands of SYNs at once; tokio's default of 1024 or the OS's 128 would
+/// drop some and make those clients wait a second for the retransmission.
+const BACKLOG: u32 = 4096;
+
+/// Binds the public listener with a deep accept backlog.
+fn bind_listener(addr: SocketAddr) -> std::io::Result<TcpListener> {
+    let socket = if addr.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()?
+    } else {
+        tokio::net::TcpSocket::new_v6()?
+    };
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(BACKLOG)
 }
 
 /// The mailbox store, attestation store and fan-out of the configured backend.

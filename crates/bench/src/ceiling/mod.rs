@@ -62,7 +62,16 @@ pub fn serve_blocking(listen: &str, threads: usize) -> anyhow::Result<()> {
 
 /// Binds and serves in the background; returns the bound address.
 pub async fn start(listen: &str) -> anyhow::Result<(SocketAddr, tokio::task::JoinHandle<()>)> {
-    let listener = TcpListener::bind(listen).await?;
+    // The same deep backlog as the relay, so reconnect storms compare fairly.
+    let addr: std::net::SocketAddr = listen.parse()?;
+    let socket = if addr.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()?
+    } else {
+        tokio::net::TcpSocket::new_v6()?
+    };
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    let listener: TcpListener = socket.listen(4096)?;
     let addr = listener.local_addr()?;
     let shared = Arc::new(Shared {
         hub: Hub::default(),
