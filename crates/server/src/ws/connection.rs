@@ -9,7 +9,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use futures_util::{SinkExt, StreamExt};
+use futures_util::{FutureExt, SinkExt, StreamExt};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
@@ -23,6 +23,8 @@ use crate::session::Session;
 
 /// Most live notifications handled in one wake-up before the socket is written.
 const DELIVERY_BURST: usize = 256;
+/// Most incoming frames handled in one wake-up before the socket is written.
+const FRAME_BURST: usize = 64;
 
 fn close(code: u16, reason: &str) -> CloseFrame {
     CloseFrame {
@@ -65,7 +67,7 @@ pub async fn run<S>(
         }
     };
 
-    while close_frame.is_none() {
+    'conn: while close_frame.is_none() {
         if !session.outbox.is_empty() {
             let write = async {
                 for frame in session.outbox.drain(..) {
@@ -105,20 +107,35 @@ pub async fn run<S>(
             _ = kick.cancelled() => close_frame = Some(close(1013, "send queue full, reconnect")),
             frame = stream.next() => {
                 last_heard = Instant::now();
-                match frame {
-                    None => break,
-                    Some(Ok(Message::Text(text))) => session.handle_text(text.as_str()).await,
-                    Some(Ok(Message::Binary(_))) => session.handle_binary(),
-                    // Pings are answered by tungstenite on the next write; pongs only prove liveness.
-                    Some(Ok(Message::Ping(_) | Message::Pong(_) | Message::Frame(_))) => {}
-                    // Keep reading: tungstenite replies and the stream then ends.
-                    Some(Ok(Message::Close(_))) => {}
-                    Some(Err(e)) => {
-                        tracing::debug!(error = %e, "socket error");
-                        match super::close_for_read_error(&e) {
-                            Some(frame) => close_frame = Some(frame),
-                            None => break,
+                let mut frame = frame;
+                // Frames already read are handled together, so their replies
+                // leave in one write instead of one system call each.
+                let mut burst = 0;
+                loop {
+                    match frame {
+                        None => break 'conn,
+                        Some(Ok(Message::Text(text))) => session.handle_text(text.as_str()).await,
+                        Some(Ok(Message::Binary(_))) => session.handle_binary(),
+                        // Pings are answered by tungstenite on the next write; pongs only prove liveness.
+                        Some(Ok(Message::Ping(_) | Message::Pong(_) | Message::Frame(_))) => {}
+                        // Keep reading: tungstenite replies and the stream then ends.
+                        Some(Ok(Message::Close(_))) => {}
+                        Some(Err(e)) => {
+                            tracing::debug!(error = %e, "socket error");
+                            match super::close_for_read_error(&e) {
+                                Some(frame) => close_frame = Some(frame),
+                                None => break 'conn,
+                            }
+                            break;
                         }
+                    }
+                    burst += 1;
+                    if burst >= FRAME_BURST {
+                        break;
+                    }
+                    match stream.next().now_or_never() {
+                        Some(next) => frame = next,
+                        None => break,
                     }
                 }
                 session.flush_acks().await;
@@ -134,6 +151,10 @@ pub async fn run<S>(
             }
             Some(done) = session.after_sync.next(), if !session.after_sync.is_empty() => {
                 session.on_sync_done(done);
+                // One commit answers many requests at once: send them together.
+                while let Some(Some(done)) = session.after_sync.next().now_or_never() {
+                    session.on_sync_done(done);
+                }
             }
             _ = ping.tick() => {
                 if last_heard.elapsed() >= idle_timeout {
