@@ -55,9 +55,15 @@ impl State {
             .mode(sled::Mode::HighThroughput);
         let db = open_with_retry(&cfg)?;
         let tree = db.open_tree(MAILBOX_TREE).map_err(storage)?;
+        // Every client's subscription count, once: the per-client limit and
+        // "does this client follow anything" never need a scan afterwards.
         let mut subscriptions = 0i64;
+        let sub_counts: DashMap<ClientHash, usize> = DashMap::new();
         for key in tree.scan_prefix(keys::sub_all_prefix()).keys() {
-            key.map_err(storage)?;
+            let key = key.map_err(storage)?;
+            if let Some(ch) = keys::sub_client(&key) {
+                *sub_counts.entry(ch).or_insert(0) += 1;
+            }
             subscriptions += 1;
         }
         Ok(State {
@@ -67,7 +73,7 @@ impl State {
             path: path.to_path_buf(),
             dirty: AtomicBool::new(false),
             subscriptions: AtomicI64::new(subscriptions),
-            sub_counts: DashMap::new(),
+            sub_counts,
             seen: DashMap::new(),
             synced_blobs: Mutex::new(HashSet::new()),
         })

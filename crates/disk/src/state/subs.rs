@@ -54,13 +54,10 @@ impl State {
         Ok(Some(true))
     }
 
-    /// The client's cached subscription count, counted from sled on first use.
+    /// The client's subscription count entry (complete from start-up on, so
+    /// a client without one follows nothing).
     fn sub_count_entry(&self, ch: &ClientHash) -> DiskResult<RefMut<'_, ClientHash, usize>> {
-        if let Some(entry) = self.sub_counts.get_mut(ch) {
-            return Ok(entry);
-        }
-        let n = self.subscription_count(ch)?;
-        Ok(self.sub_counts.entry(*ch).or_insert(n))
+        Ok(self.sub_counts.entry(*ch).or_insert(0))
     }
 
     /// Removes the subscription and the pair's delivery position; returns
@@ -79,12 +76,18 @@ impl State {
             *count = count.saturating_sub(1);
             self.subscriptions.fetch_sub(1, Ordering::Relaxed);
         }
+        drop(count);
+        // Clients following nothing keep no entry.
+        self.sub_counts.remove_if(ch, |_, n| *n == 0);
         Ok(existed)
     }
 
     /// The client's topics, in topic-byte order.
     pub(crate) fn subscriptions(&self, ch: &ClientHash) -> DiskResult<Vec<TopicKey>> {
         let mut out = Vec::new();
+        if !self.has_subscriptions(ch) {
+            return Ok(out);
+        }
         for key in self.tree.scan_prefix(keys::sub_prefix(ch)).keys() {
             let key = key.map_err(storage)?;
             match keys::sub_topic(&key) {
@@ -97,14 +100,15 @@ impl State {
         Ok(out)
     }
 
+    /// Whether the client follows any topic (memory only: every client
+    /// with subscriptions is counted in `sub_counts` from start-up on).
+    pub(crate) fn has_subscriptions(&self, ch: &ClientHash) -> bool {
+        self.sub_counts.get(ch).is_some_and(|n| *n > 0)
+    }
+
     /// How many topics the client follows.
     pub(crate) fn subscription_count(&self, ch: &ClientHash) -> DiskResult<usize> {
-        let mut n = 0;
-        for key in self.tree.scan_prefix(keys::sub_prefix(ch)).keys() {
-            key.map_err(storage)?;
-            n += 1;
-        }
-        Ok(n)
+        Ok(self.sub_counts.get(ch).map_or(0, |n| *n))
     }
 
     /// Client ids subscribed to `topic`.

@@ -224,7 +224,7 @@ impl Default for WebSocketConfig {
         WebSocketConfig {
             ping_interval_ms: 20_000,
             idle_timeout_ms: 60_000,
-            read_buffer_bytes: 2048,
+            read_buffer_bytes: 1536,
             write_buffer_bytes: 16 * 1024,
             write_stall_ms: 10_000,
             fragment_timeout_ms: 10_000,

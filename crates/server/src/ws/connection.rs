@@ -59,7 +59,7 @@ pub async fn run<S>(
     let shutdown = relay.shutdown.token.clone();
     let kick = session.kick.clone();
 
-    let mut close_frame = match session.restore_subscriptions().await {
+    let mut close_frame = match Box::pin(session.restore_subscriptions()).await {
         Ok(_) => None,
         Err(e) => {
             tracing::error!(error = %e, "restoring subscriptions failed");
@@ -69,12 +69,14 @@ pub async fn run<S>(
 
     'conn: while close_frame.is_none() {
         if !session.outbox.is_empty() {
-            let write = async {
+            // Boxed, like the timer below: only a writing socket needs room
+            // for them, not every idle one.
+            let write = Box::pin(async {
                 for frame in session.outbox.drain(..) {
                     sink.feed(Message::text(frame)).await?;
                 }
                 sink.flush().await
-            };
+            });
             // A client that stops reading blocks this write forever; the
             // hub's kick (its queue overflowed) and shutdown must still end it,
             // and so must a stall (replays fill the socket without going
@@ -82,7 +84,7 @@ pub async fn run<S>(
             let written = tokio::select! {
                 biased;
                 result = write => result,
-                _ = tokio::time::sleep(write_stall) => {
+                _ = Box::pin(tokio::time::sleep(write_stall)) => {
                     tracing::debug!("write stalled; closing the socket");
                     crate::metrics::slow_consumer();
                     close_frame = Some(close(1013, "not reading, reconnect"));
@@ -114,7 +116,9 @@ pub async fn run<S>(
                 loop {
                     match frame {
                         None => break 'conn,
-                        Some(Ok(Message::Text(text))) => session.handle_text(text.as_str()).await,
+                        // Boxed: the request handlers' state is large and short-lived, and
+                        // every idle socket would otherwise carry room for it.
+                        Some(Ok(Message::Text(text))) => Box::pin(session.handle_text(text.as_str())).await,
                         Some(Ok(Message::Binary(_))) => session.handle_binary(),
                         // Pings are answered by tungstenite on the next write; pongs only prove liveness.
                         Some(Ok(Message::Ping(_) | Message::Pong(_) | Message::Frame(_))) => {}
@@ -138,7 +142,7 @@ pub async fn run<S>(
                         None => break,
                     }
                 }
-                session.flush_acks().await;
+                Box::pin(session.flush_acks()).await;
             }
             Some(delivery) = rx.recv() => {
                 session.on_delivery(delivery);
@@ -170,7 +174,7 @@ pub async fn run<S>(
                 }
             }
             _ = std::future::ready(()), if !session.delivery.replay_queue.is_empty() => {
-                session.replay_step().await;
+                Box::pin(session.replay_step()).await;
             }
         }
     }
