@@ -180,6 +180,52 @@ impl Inner {
         out
     }
 
+    /// `pending` without blocking: only when the position is cached and
+    /// every record is in memory or the page cache; `None` otherwise (the
+    /// caller then runs [`pending`](Self::pending) on a blocking thread).
+    pub(crate) fn pending_nowait(
+        &self,
+        client: &str,
+        topic: TopicKey,
+        after: u64,
+        limit: usize,
+        now_ms: u64,
+    ) -> Option<Result<PendingPage>> {
+        let key: PairKey = (client_hash(client), topic);
+        let pos: Position = self.state.positions().cached(&key)?.clone();
+        let me = self.hasher.hash(client.as_bytes());
+        let (due, has_more, last_seq) = match self.topics.get(&topic) {
+            None => (Vec::new(), false, 0),
+            Some(index) => {
+                let (due, more) =
+                    index.pending(&pos, me, after, limit, self.cfg.max_page_bytes, now_ms);
+                (due, more, index.last_seq())
+            }
+        };
+        let mut messages = Vec::with_capacity(due.len());
+        for d in due {
+            match self.log.read_nowait(&d.loc)? {
+                Ok(m) => messages.push(Arc::new(m)),
+                Err(e) => {
+                    tracing::error!(seq = d.seq, error = %e, "skipping unreadable message record")
+                }
+            }
+        }
+        Some(Ok(PendingPage {
+            messages,
+            last_seq,
+            has_more,
+        }))
+    }
+
+    /// Whether the client is known (from the cache) to follow the topic.
+    pub(crate) fn known_follower(&self, client: &str, topic: TopicKey) -> bool {
+        self.state
+            .positions()
+            .cached(&(client_hash(client), topic))
+            .is_some_and(|p| p.followed)
+    }
+
     /// Pending messages for a client (blocking: may load the position
     /// from sled and read records from files).
     pub(crate) fn pending(

@@ -2,9 +2,11 @@
 //! which off the async workers.
 //!
 //! Inline: appends (memory only, unless a segment file must be created),
-//! acks of positions already cached, `stats`. Everything that may call
-//! sled or read a file goes through `spawn_blocking`; `sync` waits for the
-//! store thread.
+//! acks of positions already cached, pending reads whose position is cached
+//! and whose records are in memory or the page cache (`RWF_NOWAIT`),
+//! re-subscribes the cache knows about, `stats`. Everything that may call
+//! sled or wait for the disk goes through `spawn_blocking`; `sync` waits
+//! for the store thread.
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -57,6 +59,11 @@ impl MailboxStore for DiskStore {
         max_subscriptions: usize,
     ) -> Result<bool> {
         self.inner.check_open()?;
+        // Re-subscribing to a topic the cache knows the client follows (as
+        // clients do after every reconnect) needs no sled call.
+        if self.inner.known_follower(client, topic) {
+            return Ok(false);
+        }
         let (i, client) = (self.inner.clone(), client.to_owned());
         blocking(move || {
             i.state
@@ -96,6 +103,12 @@ impl MailboxStore for DiskStore {
         now_ms: u64,
     ) -> Result<PendingPage> {
         self.inner.check_open()?;
+        if let Some(page) = self
+            .inner
+            .pending_nowait(client, topic, after, limit, now_ms)
+        {
+            return page;
+        }
         let (i, client) = (self.inner.clone(), client.to_owned());
         blocking(move || i.pending(&client, topic, after, limit, now_ms)).await
     }

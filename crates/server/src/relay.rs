@@ -36,6 +36,8 @@ pub struct Relay {
     pub local_addr: SocketAddr,
     pub attest: crate::attest::Attest,
     pub admission: Arc<Admission>,
+    /// Client tokens that verified, so reconnects skip the signature check.
+    pub token_cache: crate::ws::token_cache::TokenCache,
     pub trusted_proxies: TrustedProxies,
     next_conn_id: AtomicU64,
 }
@@ -82,6 +84,7 @@ impl Relay {
         let trusted_proxies =
             TrustedProxies::parse(&config.server.trusted_proxies).unwrap_or_default();
         Relay {
+            token_cache: crate::ws::token_cache::TokenCache::new(100_000),
             admission,
             trusted_proxies,
             config,

@@ -164,12 +164,25 @@ impl MessageLog {
     /// Reads a record back.
     pub(crate) fn read(&self, loc: &Location) -> Result<StoredMessage, ReadError> {
         let bytes = loc.seg.read(loc.off, loc.len)?;
+        Self::decode(loc, &bytes)
+    }
+
+    /// Reads a record back if that needs no disk access (memory or page
+    /// cache); `None` otherwise.
+    pub(crate) fn read_nowait(&self, loc: &Location) -> Option<Result<StoredMessage, ReadError>> {
+        Some(match loc.seg.read_nowait(loc.off, loc.len)? {
+            Ok(bytes) => Self::decode(loc, &bytes),
+            Err(e) => Err(e.into()),
+        })
+    }
+
+    fn decode(loc: &Location, bytes: &[u8]) -> Result<StoredMessage, ReadError> {
         let invalid = |why: String| ReadError::Invalid {
             seg: loc.seg.id(),
             off: loc.off,
             why,
         };
-        let (body, _) = record::frame(&bytes).map_err(|e| invalid(format!("{e:?}")))?;
+        let (body, _) = record::frame(bytes).map_err(|e| invalid(format!("{e:?}")))?;
         record::decode(body).map_err(|e| invalid(format!("{e:?}")))
     }
 

@@ -184,6 +184,40 @@ impl Segment {
         }
     }
 
+    /// Like [`read`](Self::read), but never waits for the disk: the bytes
+    /// come from memory or from the page cache (`preadv2` with
+    /// `RWF_NOWAIT`); `None` when they would have to be read from the
+    /// device, so the caller can go to a blocking thread instead.
+    pub(crate) fn read_nowait(&self, off: u64, len: u32) -> Option<io::Result<Vec<u8>>> {
+        use std::os::fd::AsRawFd;
+        let len = len as usize;
+        {
+            let tail = self.tail.lock();
+            if off + len as u64 > tail.end() {
+                return Some(Err(io::Error::new(
+                    io::ErrorKind::UnexpectedEof,
+                    "record beyond the segment's end",
+                )));
+            }
+            if off >= tail.synced {
+                if let Some(bytes) = tail.copy(off, len) {
+                    return Some(Ok(bytes));
+                }
+            }
+        }
+        let mut buf = vec![0u8; len];
+        let iov = libc::iovec {
+            iov_base: buf.as_mut_ptr().cast(),
+            iov_len: len,
+        };
+        let off = libc::off_t::try_from(off).ok()?;
+        // SAFETY: one iovec over `buf`, which lives across the call and is
+        // `len` bytes long; the fd is this segment's open file.
+        let n = unsafe { libc::preadv2(self.file.as_raw_fd(), &iov, 1, off, libc::RWF_NOWAIT) };
+        // Short, would-block or unsupported: let the blocking path do it.
+        (n == len as isize).then_some(Ok(buf))
+    }
+
     /// Commit, step one: writes pending bytes to the file. Returns the
     /// length the following [`sync_to`](Self::sync_to) must cover, or
     /// `None` if nothing is waiting to be made durable.

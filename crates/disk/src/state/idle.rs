@@ -106,9 +106,9 @@ impl State {
 
     /// Removes everything stored for one client.
     fn forget_client(&self, ch: &ClientHash) -> DiskResult<()> {
-        self.positions.forget_client(ch);
         // Read the topics before taking the count entry (the same map).
-        let topics: Vec<TopicKey> = self.subscriptions(ch)?;
+        let topics: Vec<TopicKey> = self.subscribed_topics(ch)?;
+        self.positions.forget_client(ch);
         let mut count = self.sub_counts.entry(*ch).or_insert(0);
         let mut batch = sled::Batch::default();
         for topic in &topics {

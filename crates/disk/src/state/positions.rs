@@ -27,6 +27,10 @@ pub(crate) type PairKey = (ClientHash, TopicKey);
 pub(crate) struct Position {
     pub cursor: u64,
     pub acked: BTreeSet<u64>,
+    /// The client is known to follow the topic (set when the subscription
+    /// was read or written; not stored: lost with the cache entry, which
+    /// then falls back to sled).
+    pub followed: bool,
 }
 
 impl Done for Position {
@@ -74,6 +78,7 @@ impl Position {
         Position {
             cursor,
             acked: words.filter(|&s| s > cursor).collect(),
+            followed: false,
         }
     }
 }
@@ -205,6 +210,7 @@ mod tests {
         let p = Position {
             cursor: 7,
             acked: [9, 12].into_iter().collect(),
+            followed: false,
         };
         assert_eq!(Position::decode(&p.encode()), p);
         // The 8-byte form written by earlier versions is a bare cursor.
@@ -217,6 +223,7 @@ mod tests {
         let mut p = Position {
             cursor: 1,
             acked: [3, 5, 8].into_iter().collect(),
+            followed: true,
         };
         p.move_cursor(5);
         assert_eq!(p.acked, [8].into_iter().collect());

@@ -37,6 +37,7 @@ impl State {
         let mut count = self.sub_count_entry(ch)?;
         let sub = keys::sub(ch, topic);
         if self.tree.contains_key(sub).map_err(storage)? {
+            self.positions.load(&(*ch, *topic))?.followed = true;
             return Ok(Some(false));
         }
         if *count >= max {
@@ -46,6 +47,7 @@ impl State {
         batch.insert(&sub[..], &[][..]);
         batch.insert(&keys::sub_rev(topic, ch)[..], client.as_bytes());
         self.tree.apply_batch(batch).map_err(storage)?;
+        self.positions.load(&(*ch, *topic))?.followed = true;
         *count += 1;
         // A subscribing client is active, even one that never touched (HTTP).
         self.touch(*ch, wall_clock_ms());
@@ -82,8 +84,18 @@ impl State {
         Ok(existed)
     }
 
-    /// The client's topics, in topic-byte order.
+    /// The client's topics, in topic-byte order, with their positions
+    /// loaded: the replay that follows a connect then needs no sled read.
     pub(crate) fn subscriptions(&self, ch: &ClientHash) -> DiskResult<Vec<TopicKey>> {
+        let topics = self.subscribed_topics(ch)?;
+        for topic in &topics {
+            self.positions.load(&(*ch, *topic))?.followed = true;
+        }
+        Ok(topics)
+    }
+
+    /// The client's topics as sled has them.
+    pub(crate) fn subscribed_topics(&self, ch: &ClientHash) -> DiskResult<Vec<TopicKey>> {
         let mut out = Vec::new();
         if !self.has_subscriptions(ch) {
             return Ok(out);

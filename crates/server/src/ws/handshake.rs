@@ -82,13 +82,15 @@ pub fn is_upgrade(headers: &HeaderMap) -> bool {
         .is_some_and(|v| v.to_ascii_lowercase().contains("websocket"))
 }
 
-/// Authenticates a handshake: project policy, then the JWT.
+/// Authenticates a handshake: project policy, then the JWT (from `cache`
+/// when the same token verified before).
 pub fn authenticate(
     headers: &HeaderMap,
     query: &[(String, String)],
     opts: &VerifyOptions,
     project_ids: &[String],
     now_secs: u64,
+    cache: Option<&super::token_cache::TokenCache>,
 ) -> Result<Authenticated, Rejection> {
     let project_id = query_get(query, "projectId").filter(|p| !p.is_empty());
     if !project_ids.is_empty() {
@@ -121,6 +123,12 @@ pub fn authenticate(
         .or_else(|| query_get(query, "auth"))
         .filter(|t| !t.is_empty())
         .ok_or_else(|| Rejection::new(StatusCode::UNAUTHORIZED, "MissingJwt", "Missing JWT"))?;
+    if let Some(client_id) = cache.and_then(|c| c.get(token, opts, now_secs)) {
+        return Ok(Authenticated {
+            client_id,
+            project_id: project_id.map(str::to_owned),
+        });
+    }
     match jwt::verify(token, opts, now_secs) {
         // A token made for another action (a Notify act, say) signed by the
         // same key is not a client-auth token.
@@ -129,10 +137,21 @@ pub fn authenticate(
             "InvalidJwt",
             "Invalid JWT: act_not_allowed (a client-auth token has no act)",
         )),
-        Ok(verified) => Ok(Authenticated {
-            client_id: verified.claims.iss.into(),
-            project_id: project_id.map(str::to_owned),
-        }),
+        Ok(verified) => {
+            let client_id: Arc<str> = verified.claims.iss.into();
+            if let Some(c) = cache {
+                c.insert(
+                    token,
+                    client_id.clone(),
+                    verified.claims.iat,
+                    verified.claims.exp,
+                );
+            }
+            Ok(Authenticated {
+                client_id,
+                project_id: project_id.map(str::to_owned),
+            })
+        }
         Err(e) => {
             let time_problem = matches!(
                 e,

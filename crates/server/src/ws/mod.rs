@@ -6,6 +6,7 @@ pub mod connection;
 pub mod echo;
 pub mod fragments;
 pub mod handshake;
+pub mod token_cache;
 pub mod upgrade;
 
 use http_body_util::Full;

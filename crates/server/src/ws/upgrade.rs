@@ -59,6 +59,7 @@ pub fn handle(
         &relay.verify,
         &relay.config.auth.project_ids,
         crate::now_ms() / 1000,
+        Some(&relay.token_cache),
     );
     if let Err(rejection) = &auth {
         crate::metrics::connection_rejected("auth");

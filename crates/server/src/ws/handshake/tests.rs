@@ -41,6 +41,7 @@ fn query_token_is_accepted_and_client_id_is_iss() {
         &opts(),
         &[],
         NOW,
+        None,
     )
     .unwrap();
     assert_eq!(&*a.client_id, kp.did_key());
@@ -55,14 +56,14 @@ fn bearer_header_is_accepted_and_wins_over_query() {
         AUTHORIZATION,
         HeaderValue::from_str(&format!("Bearer {}", token(&kp, AUD, NOW as i64))).unwrap(),
     );
-    let a = authenticate(&h, &q("auth=garbage"), &opts(), &[], NOW).unwrap();
+    let a = authenticate(&h, &q("auth=garbage"), &opts(), &[], NOW, None).unwrap();
     assert_eq!(&*a.client_id, kp.did_key());
 }
 
 #[test]
 fn rejections_carry_status_and_tag() {
     let kp = Keypair::from_seed([9; 32]);
-    let missing = authenticate(&HeaderMap::new(), &q(""), &opts(), &[], NOW).unwrap_err();
+    let missing = authenticate(&HeaderMap::new(), &q(""), &opts(), &[], NOW, None).unwrap_err();
     assert_eq!(
         (missing.status, missing.tag),
         (StatusCode::UNAUTHORIZED, "MissingJwt")
@@ -75,6 +76,7 @@ fn rejections_carry_status_and_tag() {
         &opts(),
         &[],
         NOW,
+        None,
     )
     .unwrap_err();
     assert_eq!((r.status, r.tag), (StatusCode::FORBIDDEN, "InvalidJwt"));
@@ -86,6 +88,7 @@ fn rejections_carry_status_and_tag() {
         &opts(),
         &[],
         NOW,
+        None,
     )
     .unwrap_err();
     assert_eq!((r.status, r.tag), (StatusCode::UNAUTHORIZED, "InvalidJwt"));
@@ -98,6 +101,7 @@ fn rejections_carry_status_and_tag() {
         &opts(),
         &projects,
         NOW,
+        None,
     )
     .unwrap_err();
     assert_eq!(r.tag, "ProjectIdNotSpecified");
@@ -108,6 +112,7 @@ fn rejections_carry_status_and_tag() {
         &opts(),
         &projects,
         NOW,
+        None,
     )
     .unwrap_err();
     assert_eq!(r.tag, "ProjectNotFound");
@@ -116,7 +121,8 @@ fn rejections_carry_status_and_tag() {
         &q(&format!("auth={good}&projectId=good")),
         &opts(),
         &projects,
-        NOW
+        NOW,
+        None,
     )
     .is_ok());
 }
