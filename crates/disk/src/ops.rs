@@ -275,7 +275,7 @@ impl Inner {
                 pos.acked.extend(due.iter().map(|d| d.seq));
                 let to = index.advance(pos.cursor, |s| pos.acked.contains(&s), me, now_ms);
                 pos.move_cursor(to);
-                self.state.positions().mark_dirty(key);
+                self.state.positions().queue_write(key, &mut pos);
             }
             (due, more, index.last_seq())
         };
@@ -325,8 +325,7 @@ impl Inner {
         let key: PairKey = (client_hash(client), topic);
         let mut pos = self.state.positions().load(&key)?;
         if self.ack_into(&mut pos, client, &topic, seqs, now_ms) {
-            drop(pos);
-            self.state.positions().mark_dirty(key);
+            self.state.positions().queue_write(key, &mut pos);
         }
         Ok(())
     }

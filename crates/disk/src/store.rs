@@ -120,8 +120,7 @@ impl MailboxStore for DiskStore {
         let positions = inner.state.positions();
         if let Some(mut pos) = positions.cached(&key) {
             if inner.ack_into(&mut pos, client, &topic, seqs, now_ms) {
-                drop(pos);
-                positions.mark_dirty(key);
+                positions.queue_write(key, &mut pos);
             }
             return Ok(());
         }

@@ -31,6 +31,9 @@ pub(crate) struct Position {
     /// was read or written; not stored: lost with the cache entry, which
     /// then falls back to sled).
     pub followed: bool,
+    /// The pair is in the dirty set already (not stored), so the many acks
+    /// of one flush interval take the set's lock once, not once each.
+    pub queued: bool,
 }
 
 impl Done for Position {
@@ -79,6 +82,7 @@ impl Position {
             cursor,
             acked: words.filter(|&s| s > cursor).collect(),
             followed: false,
+            queued: false,
         }
     }
 }
@@ -126,6 +130,15 @@ impl Positions {
         self.dirty.lock().insert(key);
     }
 
+    /// [`mark_dirty`](Self::mark_dirty) for a position the caller holds:
+    /// only the first change since the last flush touches the dirty set.
+    pub(crate) fn queue_write(&self, key: PairKey, pos: &mut Position) {
+        if !pos.queued {
+            pos.queued = true;
+            self.mark_dirty(key);
+        }
+    }
+
     /// Drops the pair's position from memory and sled.
     pub(crate) fn forget(&self, key: &PairKey) -> DiskResult<()> {
         let _persist = self.persist.lock();
@@ -157,7 +170,12 @@ impl Positions {
         let _persist = self.persist.lock();
         let mut written = 0;
         for (i, key) in pending.iter().enumerate() {
-            let Some(value) = self.map.get(key).map(|p| p.encode()) else {
+            // Read and unqueue under the entry's lock: a change after this
+            // queues the pair again, one before it is in this value.
+            let Some(value) = self.map.get_mut(key).map(|mut p| {
+                p.queued = false;
+                p.encode()
+            }) else {
                 continue;
             };
             match self.tree.contains_key(keys::sub(&key.0, &key.1)) {
@@ -211,6 +229,7 @@ mod tests {
             cursor: 7,
             acked: [9, 12].into_iter().collect(),
             followed: false,
+            queued: false,
         };
         assert_eq!(Position::decode(&p.encode()), p);
         // The 8-byte form written by earlier versions is a bare cursor.
@@ -224,6 +243,7 @@ mod tests {
             cursor: 1,
             acked: [3, 5, 8].into_iter().collect(),
             followed: true,
+            queued: false,
         };
         p.move_cursor(5);
         assert_eq!(p.acked, [8].into_iter().collect());
