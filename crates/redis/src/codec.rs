@@ -1,6 +1,6 @@
 //! Turning Redis replies into store types: stream entries into
 //! [`StoredMessage`]s, and the wake-up payload the publish script sends
-//! (`lua/publish.lua`) into a [`Delivery`].
+//! (`lua/publish.lua`) into a [`WakeUp`].
 //!
 //! The wake-up payload is a header line of space-separated decimal fields,
 //! `1 seq prev published_at expires_at tag prompt publisher_len att_len`
@@ -10,7 +10,7 @@
 use std::sync::Arc;
 
 use redis::Value;
-use relaybox_store::{Delivery, StoredMessage, TopicKey};
+use relaybox_store::{StoredMessage, TopicKey, WakeUp};
 
 use crate::error::{bad_reply, Result};
 
@@ -95,7 +95,7 @@ pub(crate) fn message(topic: TopicKey, seq: u64, fields: &Value) -> Result<Store
 }
 
 /// The wake-up payload as the delivery it announces.
-pub(crate) fn wakeup(topic: TopicKey, payload: &[u8]) -> Option<Delivery> {
+pub(crate) fn wakeup(topic: TopicKey, payload: &[u8]) -> Option<WakeUp> {
     let nl = payload.iter().position(|b| *b == b'\n')?;
     let head = std::str::from_utf8(&payload[..nl]).ok()?;
     let body = &payload[nl + 1..];
@@ -114,7 +114,7 @@ pub(crate) fn wakeup(topic: TopicKey, payload: &[u8]) -> Option<Delivery> {
         return None;
     }
     let utf8 = |b: &[u8]| std::str::from_utf8(b).ok().map(Arc::<str>::from);
-    Some(Delivery {
+    Some(WakeUp {
         message: Arc::new(StoredMessage {
             seq: seq.parse().ok()?,
             topic,

@@ -10,7 +10,7 @@
 //! Redis ran the scripts.
 //!
 //! What pub/sub cannot promise is covered by resyncs (a notification that
-//! makes a connection re-read the store, see `Delivery::resync`):
+//! makes a connection re-read the store, see `WakeUp::resync`):
 //! - a channel subscription is confirmed: messages stored after the
 //!   connection's replay read but before the subscription took effect were
 //!   not announced to it;
@@ -27,7 +27,7 @@ use std::time::Duration;
 use dashmap::DashMap;
 use parking_lot::Mutex;
 use redis::{PushInfo, PushKind, Value};
-use relaybox_store::{Appended, Delivery, FanOut, LocalHub, Subscriber, TopicKey};
+use relaybox_store::{Appended, FanOut, LocalHub, Subscriber, TopicKey, WakeUp};
 use tokio::sync::{mpsc, Notify};
 
 use crate::codec;
@@ -161,7 +161,7 @@ impl Task {
                 };
                 let Some(d) = codec::wakeup(topic, payload) else {
                     tracing::error!(%topic, "undecodable wake-up; re-reading the topic");
-                    self.inner.local.deliver(&topic, &Delivery::resync(topic));
+                    self.inner.local.wake(&topic, &WakeUp::resync(topic));
                     return;
                 };
                 metrics::wakeup();
@@ -176,13 +176,13 @@ impl Task {
                 }
                 *last = (*last).max(seq);
                 drop(last);
-                self.inner.local.deliver(&topic, &d);
+                self.inner.local.wake(&topic, &d);
             }
             PushKind::Subscribe | PushKind::SSubscribe => {
                 self.inner.health.set_pubsub_up(true);
                 if let Some(topic) = channel_topic() {
                     metrics::resync("subscribed", 1);
-                    self.inner.local.deliver(&topic, &Delivery::resync(topic));
+                    self.inner.local.wake(&topic, &WakeUp::resync(topic));
                 }
             }
             PushKind::Disconnection => {

@@ -8,7 +8,7 @@ use std::time::Duration;
 use rand::RngCore;
 use relaybox_redis::testing::{self, RedisServer};
 use relaybox_redis::{RedisBackend, RedisConfig};
-use relaybox_store::{Delivery, FanOut, MailboxStore, NewMessage, Subscriber, TopicKey};
+use relaybox_store::{FanOut, MailboxStore, NewMessage, Subscriber, TopicKey, WakeUp};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
@@ -50,7 +50,7 @@ fn follow(
     fanout: &Arc<relaybox_redis::RedisFanOut>,
     t: TopicKey,
     conn_id: u64,
-) -> mpsc::Receiver<Delivery> {
+) -> mpsc::Receiver<WakeUp> {
     let (tx, rx) = mpsc::channel(64);
     fanout.register(
         t,
@@ -64,7 +64,7 @@ fn follow(
 }
 
 /// The next delivery that carries a message (resyncs are counted).
-async fn next_message(rx: &mut mpsc::Receiver<Delivery>, resyncs: &mut usize) -> Delivery {
+async fn next_message(rx: &mut mpsc::Receiver<WakeUp>, resyncs: &mut usize) -> WakeUp {
     loop {
         let d = tokio::time::timeout(WAIT, rx.recv())
             .await
@@ -79,7 +79,7 @@ async fn next_message(rx: &mut mpsc::Receiver<Delivery>, resyncs: &mut usize) ->
 }
 
 /// Waits for a resync signal, skipping messages.
-async fn next_resync(rx: &mut mpsc::Receiver<Delivery>) {
+async fn next_resync(rx: &mut mpsc::Receiver<WakeUp>) {
     loop {
         let d = tokio::time::timeout(WAIT, rx.recv())
             .await

@@ -1,6 +1,6 @@
 //! Cross-connection fan-out: who, on this node, wants messages of a topic.
 //!
-//! The [`FanOut`] trait, [`Delivery`], [`Subscriber`] and the single-node
+//! The [`FanOut`] trait, [`WakeUp`], [`Subscriber`] and the single-node
 //! [`LocalHub`] live in the store crate (`relaybox_store::fanout`) so that a
 //! storage backend crate can implement fan-out too (the Redis backend wakes
 //! every node through pub/sub). They are re-exported here so the gateway
@@ -11,4 +11,4 @@
 //! connection that sees a gap re-reads the store instead of trusting the
 //! notifications.
 
-pub use relaybox_store::fanout::{Delivery, FanOut, LocalHub, Subscriber};
+pub use relaybox_store::fanout::{FanOut, LocalHub, Subscriber, WakeUp};

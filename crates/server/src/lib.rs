@@ -10,7 +10,7 @@ pub mod admission;
 pub mod attest;
 pub mod cli;
 pub mod config;
-pub mod delivery;
+pub mod following;
 pub mod http;
 pub mod hub;
 pub mod metrics;

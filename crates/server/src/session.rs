@@ -13,8 +13,8 @@ use relaybox_store::TopicKey;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use crate::delivery::DeliveryState;
-use crate::hub::Delivery;
+use crate::following::Following;
+use crate::hub::WakeUp;
 use crate::ratelimit::ClientLimit;
 use crate::relay::Relay;
 
@@ -34,11 +34,11 @@ pub struct Session {
     pub conn_id: u64,
     /// Frames waiting to be written, in order.
     pub outbox: Vec<String>,
-    pub delivery: DeliveryState,
+    pub following: Following,
     /// Replies waiting for group commit.
     pub after_sync: FuturesUnordered<SyncFuture>,
     /// Sender half handed to the hub for this connection.
-    pub tx: mpsc::Sender<Delivery>,
+    pub tx: mpsc::Sender<WakeUp>,
     /// Cancelled by the hub when `tx` overflows.
     pub kick: CancellationToken,
     pub limit: ClientLimit,
@@ -53,7 +53,7 @@ impl Session {
         relay: Arc<Relay>,
         client_id: Arc<str>,
         conn_id: u64,
-        tx: mpsc::Sender<Delivery>,
+        tx: mpsc::Sender<WakeUp>,
     ) -> Self {
         let limit = relay.rate_limiter.attach(client_id.clone());
         Session {
@@ -61,7 +61,7 @@ impl Session {
             client_id,
             conn_id,
             outbox: Vec::new(),
-            delivery: DeliveryState::default(),
+            following: Following::default(),
             after_sync: FuturesUnordered::new(),
             tx,
             kick: CancellationToken::new(),
@@ -108,6 +108,10 @@ impl Session {
         let store = self.relay.store.clone();
         self.after_sync.push(Box::pin(async move {
             let started = Instant::now();
+            // Let the subscribers this request woke run first: waking the
+            // store thread for the commit costs a system call, and their
+            // pushes should not wait for it.
+            tokio::task::yield_now().await;
             let result = store.sync().await;
             crate::metrics::store_sync(started.elapsed());
             SyncDone {

@@ -38,7 +38,7 @@ pub use attest::{
     ListCursor, ListPage, ListQuery, NewAttestation, Status,
 };
 pub use error::{Error, Result};
-pub use fanout::{Delivery, FanOut, LocalHub, Subscriber};
+pub use fanout::{FanOut, LocalHub, Subscriber, WakeUp};
 
 /// Default per-topic live-message limit.
 pub const DEFAULT_MAX_MESSAGES_PER_TOPIC: usize = 10_000;

@@ -7,7 +7,7 @@ use relaybox_proto::{
     error_frame, parse_incoming, result_frame, ErrorData, ErrorKind, Incoming, Params, Request,
 };
 
-use crate::delivery::key_of;
+use crate::following::key_of;
 use crate::session::Session;
 
 /// How a handler wants its result sent.
@@ -133,7 +133,7 @@ impl Session {
             }
             Params::BatchReceive(r) => {
                 for receipt in &r.receipts {
-                    self.delivery
+                    self.following
                         .acks
                         .push((key_of(&receipt.topic), receipt.message_id));
                 }

@@ -8,7 +8,7 @@ use relaybox_proto::{ApproveSessionParams, ErrorData, ProposeSessionParams, Publ
 use relaybox_store::NewMessage;
 
 use super::dispatch::storage_error;
-use crate::delivery::key_of;
+use crate::following::key_of;
 use crate::session::Session;
 
 /// Tags and TTL the relay uses for the messages of wc_proposeSession / wc_approveSession.

@@ -3,7 +3,7 @@
 use relaybox_proto::{subscription_id, ErrorData, FetchMessagesResult, SubscriptionData, Topic};
 
 use super::dispatch::storage_error;
-use crate::delivery::{key_of, topic_of};
+use crate::following::{key_of, topic_of};
 use crate::session::Session;
 
 impl Session {

@@ -144,11 +144,11 @@ pub async fn run<S>(
                 }
                 Box::pin(session.flush_acks()).await;
             }
-            Some(delivery) = rx.recv() => {
-                session.on_delivery(delivery);
+            Some(wake_up) = rx.recv() => {
+                session.on_wake_up(wake_up);
                 for _ in 1..DELIVERY_BURST {
                     match rx.try_recv() {
-                        Ok(d) => session.on_delivery(d),
+                        Ok(d) => session.on_wake_up(d),
                         Err(_) => break,
                     }
                 }
@@ -173,7 +173,7 @@ pub async fn run<S>(
                     session.touch().await;
                 }
             }
-            _ = std::future::ready(()), if !session.delivery.replay_queue.is_empty() => {
+            _ = std::future::ready(()), if !session.following.replay_queue.is_empty() => {
                 Box::pin(session.replay_step()).await;
             }
         }

@@ -4,7 +4,7 @@
 use dashmap::DashMap;
 use tokio::sync::mpsc;
 
-use super::{Delivery, FanOut, Subscriber};
+use super::{FanOut, Subscriber, WakeUp};
 use crate::types::{Appended, TopicKey};
 
 /// The single-node hub: a sharded map from topic to local subscribers.
@@ -18,15 +18,15 @@ impl LocalHub {
         Self::default()
     }
 
-    /// Hands `delivery` to every local subscriber of `topic` without
+    /// Hands `wake_up` to every local subscriber of `topic` without
     /// waiting; a subscriber whose queue is full is kicked (disconnected),
     /// and its messages stay pending in the store.
-    pub fn deliver(&self, topic: &TopicKey, delivery: &Delivery) {
+    pub fn wake(&self, topic: &TopicKey, wake_up: &WakeUp) {
         let Some(subs) = self.topics.get(topic) else {
             return;
         };
         for sub in subs.iter() {
-            match sub.tx.try_send(delivery.clone()) {
+            match sub.tx.try_send(wake_up.clone()) {
                 Ok(()) => {}
                 Err(mpsc::error::TrySendError::Full(_)) => {
                     if !sub.kick.is_cancelled() {
@@ -79,11 +79,11 @@ impl FanOut for LocalHub {
     }
 
     fn announce(&self, appended: &Appended) {
-        let delivery = Delivery {
+        let wake_up = WakeUp {
             message: appended.message.clone(),
             prev_seq: appended.prev_seq,
         };
-        self.deliver(&appended.message.topic, &delivery);
+        self.wake(&appended.message.topic, &wake_up);
     }
 
     fn topics(&self) -> usize {
@@ -154,10 +154,10 @@ mod tests {
 
     #[test]
     fn resync_is_above_every_position_and_kick_reaches_all() {
-        let d = super::super::Delivery::resync(TopicKey([3; 32]));
+        let d = super::super::WakeUp::resync(TopicKey([3; 32]));
         assert!(d.is_resync());
         assert_eq!(d.message.seq, u64::MAX);
-        assert!(!Delivery {
+        assert!(!WakeUp {
             message: d.message.clone(),
             prev_seq: 7
         }

@@ -21,15 +21,16 @@ use crate::types::{Appended, StoredMessage, TopicKey};
 
 pub use local::LocalHub;
 
-/// One stored message announced to a connection.
+/// A wake-up of a connection that follows a topic: one stored message (or
+/// a resync). Only a wake-up: the store stays the source of truth.
 #[derive(Clone, Debug)]
-pub struct Delivery {
+pub struct WakeUp {
     pub message: Arc<StoredMessage>,
     /// Sequence of the topic's previous message when this one was appended.
     pub prev_seq: u64,
 }
 
-impl Delivery {
+impl WakeUp {
     /// A notification that carries no message but forces the receiving
     /// connection to re-read `topic` from the store.
     ///
@@ -39,8 +40,8 @@ impl Delivery {
     /// pushed. A fan-out sends it when it may have missed notifications:
     /// after its connection to the broker dropped, or when a broker
     /// subscription was confirmed after the connection's replay had read.
-    pub fn resync(topic: TopicKey) -> Delivery {
-        Delivery {
+    pub fn resync(topic: TopicKey) -> WakeUp {
+        WakeUp {
             message: Arc::new(StoredMessage {
                 seq: u64::MAX,
                 topic,
@@ -66,7 +67,7 @@ impl Delivery {
 #[derive(Clone, Debug)]
 pub struct Subscriber {
     pub conn_id: u64,
-    pub tx: mpsc::Sender<Delivery>,
+    pub tx: mpsc::Sender<WakeUp>,
     /// Cancelled by the hub when the connection's queue is full: a consumer too
     /// slow to read is disconnected, and its messages stay pending in the store.
     pub kick: CancellationToken,

@@ -1,4 +1,4 @@
-//! Per-connection delivery: which topics this socket follows, what it has
+//! What one socket follows ([`Following`]): which topics, what it has
 //! pushed, replay of pending messages from the store, and acknowledgements.
 //!
 //! The store is the source of truth. Live notifications from the hub are only
@@ -13,7 +13,7 @@ use std::sync::Arc;
 use relaybox_proto::{subscription_frame, subscription_id, SubscriptionData, Topic};
 use relaybox_store::{StoredMessage, TopicKey};
 
-use crate::hub::{Delivery, Subscriber};
+use crate::hub::{Subscriber, WakeUp};
 use crate::session::Session;
 
 /// What a connection knows about one topic it follows.
@@ -32,9 +32,9 @@ pub struct TopicState {
     pub subscription_id: Arc<str>,
 }
 
-/// The delivery bookkeeping of one connection.
+/// One socket's following bookkeeping: topics, replays, pushes in flight, acks.
 #[derive(Debug, Default)]
-pub struct DeliveryState {
+pub struct Following {
     pub topics: HashMap<TopicKey, TopicState>,
     pub replay_queue: VecDeque<TopicKey>,
     /// Push rpc id -> (topic, seq), oldest first so the oldest is dropped when
@@ -58,7 +58,7 @@ impl Session {
     /// has answered the request (result first, then the pushes).
     pub fn track(&mut self, key: TopicKey) {
         let client = self.client_id.clone();
-        let state = self.delivery.topics.entry(key).or_insert_with(|| {
+        let state = self.following.topics.entry(key).or_insert_with(|| {
             self.relay.hub.register(
                 key,
                 Subscriber {
@@ -79,11 +79,11 @@ impl Session {
 
     /// Queues a replay of what is pending for `key` since this socket's position.
     pub fn queue_replay(&mut self, key: TopicKey) {
-        if let Some(state) = self.delivery.topics.get_mut(&key) {
+        if let Some(state) = self.following.topics.get_mut(&key) {
             state.replaying = true;
             if !state.queued {
                 state.queued = true;
-                self.delivery.replay_queue.push_back(key);
+                self.following.replay_queue.push_back(key);
             }
         }
     }
@@ -96,7 +96,7 @@ impl Session {
     /// retried. Clients drop the duplicates this can cause.
     pub fn replay_from_acked(&mut self, keys: Vec<TopicKey>) {
         for key in keys {
-            if let Some(state) = self.delivery.topics.get_mut(&key) {
+            if let Some(state) = self.following.topics.get_mut(&key) {
                 state.last_seq = 0;
             }
             self.queue_replay(key);
@@ -105,25 +105,25 @@ impl Session {
 
     /// Stops following `topic` on this socket.
     pub fn unfollow(&mut self, key: &TopicKey) {
-        if self.delivery.topics.remove(key).is_some() {
+        if self.following.topics.remove(key).is_some() {
             self.relay.hub.unregister(key, self.conn_id);
-            self.delivery.replay_queue.retain(|k| k != key);
+            self.following.replay_queue.retain(|k| k != key);
         }
     }
 
     /// Unregisters every topic from the hub; called once when the socket ends.
     pub fn unfollow_all(&mut self) {
-        for key in self.delivery.topics.keys() {
+        for key in self.following.topics.keys() {
             self.relay.hub.unregister(key, self.conn_id);
         }
-        self.delivery.topics.clear();
+        self.following.topics.clear();
     }
 
     /// Handles one live notification from the hub.
-    pub fn on_delivery(&mut self, d: Delivery) {
+    pub fn on_wake_up(&mut self, d: WakeUp) {
         let key = d.message.topic;
         let push = self.should_push(&d.message);
-        let Some(state) = self.delivery.topics.get_mut(&key) else {
+        let Some(state) = self.following.topics.get_mut(&key) else {
             return;
         };
         let seq = d.message.seq;
@@ -159,7 +159,7 @@ impl Session {
             attestation: m.attestation.as_ref().map(|a| a.to_string()),
         };
         self.outbox.push(subscription_frame(id, sub_id, &data));
-        let inflight = &mut self.delivery.in_flight;
+        let inflight = &mut self.following.in_flight;
         inflight.insert(id, (m.topic, m.seq));
         while inflight.len() > self.relay.config.limits.max_in_flight {
             inflight.pop_first();
@@ -168,10 +168,10 @@ impl Session {
 
     /// Runs one page of the oldest queued replay. Returns false when none is queued.
     pub async fn replay_step(&mut self) -> bool {
-        let Some(key) = self.delivery.replay_queue.pop_front() else {
+        let Some(key) = self.following.replay_queue.pop_front() else {
             return false;
         };
-        let Some(state) = self.delivery.topics.get_mut(&key) else {
+        let Some(state) = self.following.topics.get_mut(&key) else {
             return true;
         };
         state.queued = false;
@@ -190,7 +190,7 @@ impl Session {
                 return true;
             }
         };
-        let Some(state) = self.delivery.topics.get_mut(&key) else {
+        let Some(state) = self.following.topics.get_mut(&key) else {
             return true;
         };
         let sub_id = state.subscription_id.clone();
@@ -201,7 +201,7 @@ impl Session {
         if page.has_more {
             state.last_seq = last;
             state.queued = true;
-            self.delivery.replay_queue.push_back(key);
+            self.following.replay_queue.push_back(key);
         } else {
             state.last_seq = last.max(page.last_seq);
             state.replaying = false;
@@ -219,19 +219,19 @@ impl Session {
 
     /// Records the client's `result` for a push.
     pub fn on_push_result(&mut self, id: u64, ok: bool) {
-        if let Some((topic, seq)) = self.delivery.in_flight.remove(&id) {
+        if let Some((topic, seq)) = self.following.in_flight.remove(&id) {
             if ok {
-                self.delivery.acks.push((topic, seq));
+                self.following.acks.push((topic, seq));
             }
         }
     }
 
     /// Applies the acks gathered this turn, one store call per topic.
     pub async fn flush_acks(&mut self) {
-        if self.delivery.acks.is_empty() {
+        if self.following.acks.is_empty() {
             return;
         }
-        let mut acks = std::mem::take(&mut self.delivery.acks);
+        let mut acks = std::mem::take(&mut self.following.acks);
         acks.sort_unstable();
         let now = crate::now_ms();
         let mut i = 0;
@@ -254,6 +254,6 @@ impl Session {
             }
         }
         acks.clear();
-        self.delivery.acks = acks;
+        self.following.acks = acks;
     }
 }
