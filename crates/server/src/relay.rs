@@ -104,6 +104,21 @@ impl Relay {
         }
     }
 
+    /// The one place a message enters a mailbox: append it to the store
+    /// and wake the local sockets that follow its topic (a duplicate wakes
+    /// nobody). Not durable yet: the caller syncs before it acknowledges.
+    pub async fn store_and_wake(
+        &self,
+        msg: relaybox_store::NewMessage,
+    ) -> relaybox_store::Result<relaybox_store::Appended> {
+        let appended = self.store.append(msg).await?;
+        crate::metrics::published(appended.duplicate);
+        if !appended.duplicate {
+            self.hub.announce(&appended);
+        }
+        Ok(appended)
+    }
+
     pub fn next_conn_id(&self) -> u64 {
         self.next_conn_id.fetch_add(1, Ordering::Relaxed)
     }

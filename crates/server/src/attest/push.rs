@@ -73,20 +73,14 @@ pub async fn push(relay: &Relay, record: &AttestationRecord, now_ms: u64) {
         publisher: Arc::from(PUBLISHER),
         published_at_ms: now_ms,
     };
-    let outcome = match relay.store.append(msg).await {
-        Ok(appended) => {
-            crate::metrics::published(appended.duplicate);
-            if !appended.duplicate {
-                relay.hub.announce(&appended);
+    let outcome = match relay.store_and_wake(msg).await {
+        Ok(_) => match relay.store.sync().await {
+            Ok(()) => "pushed",
+            Err(e) => {
+                tracing::error!(error = %e, "flushing an attestation push failed");
+                "error"
             }
-            match relay.store.sync().await {
-                Ok(()) => "pushed",
-                Err(e) => {
-                    tracing::error!(error = %e, "flushing an attestation push failed");
-                    "error"
-                }
-            }
-        }
+        },
         Err(e) => {
             tracing::warn!(error = %e, %topic, "attestation push to relay topic failed");
             "error"

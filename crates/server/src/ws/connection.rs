@@ -57,7 +57,7 @@ pub async fn run<S>(
     ping.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut last_heard = Instant::now();
     let shutdown = relay.shutdown.token.clone();
-    let kick = session.kick.clone();
+    let kick = session.kick_token();
 
     let mut close_frame = match Box::pin(session.restore_subscriptions()).await {
         Ok(_) => None,
@@ -68,11 +68,11 @@ pub async fn run<S>(
     };
 
     'conn: while close_frame.is_none() {
-        if !session.outbox.is_empty() {
+        if session.has_output() {
             // Boxed, like the timer below: only a writing socket needs room
             // for them, not every idle one.
             let write = Box::pin(async {
-                for frame in session.outbox.drain(..) {
+                for frame in session.drain_output() {
                     sink.feed(Message::text(frame)).await?;
                 }
                 sink.flush().await
@@ -153,10 +153,10 @@ pub async fn run<S>(
                     }
                 }
             }
-            Some(done) = session.after_sync.next(), if !session.after_sync.is_empty() => {
+            Some(done) = session.next_commit(), if session.awaiting_commit() => {
                 session.on_sync_done(done);
                 // One commit answers many requests at once: send them together.
-                while let Some(Some(done)) = session.after_sync.next().now_or_never() {
+                while let Some(Some(done)) = session.next_commit().now_or_never() {
                     session.on_sync_done(done);
                 }
             }
@@ -173,7 +173,7 @@ pub async fn run<S>(
                     session.touch().await;
                 }
             }
-            _ = std::future::ready(()), if !session.following.replay_queue.is_empty() => {
+            _ = std::future::ready(()), if session.replay_queued() => {
                 Box::pin(session.replay_step()).await;
             }
         }

@@ -7,7 +7,7 @@ use relaybox_proto::{
     error_frame, parse_incoming, result_frame, ErrorData, ErrorKind, Incoming, Params, Request,
 };
 
-use crate::following::key_of;
+use crate::session::following::key_of;
 use crate::session::Session;
 
 /// How a handler wants its result sent.

@@ -22,26 +22,26 @@ pub struct TopicState {
     /// Newest sequence of the topic this connection has processed (pushed,
     /// or skipped as own, acked or expired). Live messages at or below it are
     /// already covered.
-    pub last_seq: u64,
+    pub(super) last_seq: u64,
     /// A replay is pending or running; live notifications wait for it,
     /// since the replay will read them from the store.
-    pub replaying: bool,
+    pub(super) replaying: bool,
     /// The topic is in the replay queue.
-    pub queued: bool,
+    pub(super) queued: bool,
     /// `sha256(topic + client_id)`, computed once.
-    pub subscription_id: Arc<str>,
+    pub(super) subscription_id: Arc<str>,
 }
 
 /// One socket's following bookkeeping: topics, replays, pushes in flight, acks.
 #[derive(Debug, Default)]
 pub struct Following {
-    pub topics: HashMap<TopicKey, TopicState>,
-    pub replay_queue: VecDeque<TopicKey>,
+    pub(super) topics: HashMap<TopicKey, TopicState>,
+    pub(super) replay_queue: VecDeque<TopicKey>,
     /// Push rpc id -> (topic, seq), oldest first so the oldest is dropped when
     /// the map is full (that message simply stays pending in the store).
-    pub in_flight: BTreeMap<u64, (TopicKey, u64)>,
+    pub(super) in_flight: BTreeMap<u64, (TopicKey, u64)>,
     /// Acks received in this loop turn, applied to the store in one go.
-    pub acks: Vec<(TopicKey, u64)>,
+    pub(super) acks: Vec<(TopicKey, u64)>,
 }
 
 pub fn topic_of(key: &TopicKey) -> Topic {

@@ -3,7 +3,7 @@
 use relaybox_proto::{subscription_id, ErrorData, FetchMessagesResult, SubscriptionData, Topic};
 
 use super::dispatch::storage_error;
-use crate::following::{key_of, topic_of};
+use crate::session::following::{key_of, topic_of};
 use crate::session::Session;
 
 impl Session {

@@ -8,42 +8,46 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use futures_util::stream::FuturesUnordered;
+use futures_util::StreamExt;
 use relaybox_proto::{error_frame, ErrorKind, RequestId};
 use relaybox_store::TopicKey;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use crate::following::Following;
+pub mod following;
+pub mod rpc;
+
 use crate::hub::WakeUp;
 use crate::ratelimit::ClientLimit;
 use crate::relay::Relay;
+use following::Following;
 
 /// A reply whose frame may only be sent once the store has made the request durable.
 pub struct SyncDone {
-    pub id: RequestId,
-    pub frame: String,
-    pub replay: Vec<TopicKey>,
-    pub result: relaybox_store::Result<()>,
+    id: RequestId,
+    frame: String,
+    replay: Vec<TopicKey>,
+    result: relaybox_store::Result<()>,
 }
 
 pub type SyncFuture = Pin<Box<dyn Future<Output = SyncDone> + Send>>;
 
 pub struct Session {
-    pub relay: Arc<Relay>,
-    pub client_id: Arc<str>,
-    pub conn_id: u64,
+    relay: Arc<Relay>,
+    client_id: Arc<str>,
+    conn_id: u64,
     /// Frames waiting to be written, in order.
-    pub outbox: Vec<String>,
-    pub following: Following,
+    outbox: Vec<String>,
+    following: Following,
     /// Replies waiting for group commit.
-    pub after_sync: FuturesUnordered<SyncFuture>,
+    after_sync: FuturesUnordered<SyncFuture>,
     /// Sender half handed to the hub for this connection.
-    pub tx: mpsc::Sender<WakeUp>,
+    tx: mpsc::Sender<WakeUp>,
     /// Cancelled by the hub when `tx` overflows.
-    pub kick: CancellationToken,
-    pub limit: ClientLimit,
+    kick: CancellationToken,
+    limit: ClientLimit,
     /// Topics the request being handled subscribed to; replayed after its reply.
-    pub subscribed: Vec<TopicKey>,
+    subscribed: Vec<TopicKey>,
     /// When the client's last-seen time was last recorded.
     touched_at: Instant,
 }
@@ -82,6 +86,36 @@ impl Session {
             self.queue_replay(key);
         }
         Ok(n)
+    }
+
+    /// Cancelled when the hub finds this socket's queue full.
+    pub fn kick_token(&self) -> CancellationToken {
+        self.kick.clone()
+    }
+
+    /// Whether frames are waiting to be written.
+    pub fn has_output(&self) -> bool {
+        !self.outbox.is_empty()
+    }
+
+    /// The frames to write, in order (the socket loop writes them all).
+    pub fn drain_output(&mut self) -> std::vec::Drain<'_, String> {
+        self.outbox.drain(..)
+    }
+
+    /// Whether replies are waiting for a group commit.
+    pub fn awaiting_commit(&self) -> bool {
+        !self.after_sync.is_empty()
+    }
+
+    /// The next reply whose commit completed.
+    pub fn next_commit(&mut self) -> impl Future<Output = Option<SyncDone>> + '_ {
+        self.after_sync.next()
+    }
+
+    /// Whether a replay page is waiting to run.
+    pub fn replay_queued(&self) -> bool {
+        !self.following.replay_queue.is_empty()
     }
 
     /// Whether a long-lived connection should record its client as seen

@@ -8,7 +8,7 @@ use relaybox_proto::{ApproveSessionParams, ErrorData, ProposeSessionParams, Publ
 use relaybox_store::NewMessage;
 
 use super::dispatch::storage_error;
-use crate::following::key_of;
+use crate::session::following::key_of;
 use crate::session::Session;
 
 /// Tags and TTL the relay uses for the messages of wc_proposeSession / wc_approveSession.
@@ -44,11 +44,10 @@ impl Session {
             publisher: self.client_id.clone(),
             published_at_ms: crate::now_ms(),
         };
-        let appended = self.relay.store.append(msg).await.map_err(storage_error)?;
-        crate::metrics::published(appended.duplicate);
-        if !appended.duplicate {
-            self.relay.hub.announce(&appended);
-        }
+        self.relay
+            .store_and_wake(msg)
+            .await
+            .map_err(storage_error)?;
         Ok(())
     }
 
