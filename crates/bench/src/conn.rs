@@ -27,18 +27,57 @@ pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// (see [`error_kind`]). `to` is a URL, or a [`Handshake`] made beforehand
 /// with [`handshake`].
 pub async fn connect(to: impl IntoClientRequest + Unpin) -> anyhow::Result<Ws> {
-    // tungstenite zero-fills its whole read buffer on every read: the
-    // 128 KiB default costs more than the frames, so keep it small.
-    let config = WebSocketConfig::default()
-        .read_buffer_size(8 * 1024)
-        .max_message_size(Some(4 << 20))
-        .max_frame_size(Some(4 << 20));
-    let fut = tokio_tungstenite::connect_async_with_config(to, Some(config), true);
+    let fut = tokio_tungstenite::connect_async_with_config(to, Some(client_config()), true);
     match tokio::time::timeout(CONNECT_TIMEOUT, fut).await {
         Ok(Ok((ws, _response))) => Ok(ws),
         Ok(Err(e)) => Err(anyhow!(error_kind(&e))).context(e.to_string()),
         Err(_) => Err(anyhow!("connect_timeout")),
     }
+}
+
+fn client_config() -> WebSocketConfig {
+    // tungstenite zero-fills its whole read buffer on every read: the
+    // 128 KiB default costs more than the frames, so keep it small.
+    WebSocketConfig::default()
+        .read_buffer_size(8 * 1024)
+        .max_message_size(Some(4 << 20))
+        .max_frame_size(Some(4 << 20))
+}
+
+/// [`connect`] over a socket whose receive buffer is set to `rcvbuf` bytes
+/// before connecting (so the TCP window stays small): a client that stops
+/// reading then backs the server up quickly. `url` is `ws://host:port/...`.
+pub async fn connect_small_buffer(url: &str, rcvbuf: u32) -> anyhow::Result<Ws> {
+    let fut = async {
+        let host = url.strip_prefix("ws://").unwrap_or(url);
+        let host = &host[..host.find('/').unwrap_or(host.len())];
+        let io = |e: std::io::Error| anyhow!(format!("io_{:?}", e.kind()).to_lowercase());
+        let addr = tokio::net::lookup_host(host)
+            .await
+            .map_err(io)?
+            .next()
+            .ok_or_else(|| anyhow!("bad_url"))?;
+        let socket = if addr.is_ipv4() {
+            tokio::net::TcpSocket::new_v4()
+        } else {
+            tokio::net::TcpSocket::new_v6()
+        }
+        .map_err(io)?;
+        socket.set_recv_buffer_size(rcvbuf).map_err(io)?;
+        let stream = socket.connect(addr).await.map_err(io)?;
+        let _ = stream.set_nodelay(true);
+        let (ws, _response) = tokio_tungstenite::client_async_with_config(
+            url,
+            MaybeTlsStream::Plain(stream),
+            Some(client_config()),
+        )
+        .await
+        .map_err(|e| anyhow!(error_kind(&e)).context(e.to_string()))?;
+        anyhow::Ok(ws)
+    };
+    tokio::time::timeout(CONNECT_TIMEOUT, fut)
+        .await
+        .map_err(|_| anyhow!("connect_timeout"))?
 }
 
 /// The upgrade request for `url`, built ahead of time: URL parsed, headers

@@ -2,6 +2,7 @@
 //! built-in ceiling server), with HDR latency histograms, CPU accounting and
 //! relay/ceiling comparisons. See docs/benchmarks.md for how to run it.
 
+mod abuse_report;
 mod ceiling;
 mod clock;
 mod conn;
@@ -14,6 +15,7 @@ mod phases;
 mod plot;
 mod progress;
 mod report;
+mod rss;
 mod run;
 mod scenario;
 mod spec;
@@ -48,6 +50,18 @@ fn main() -> ExitCode {
         Command::Mailbox(a) => bench(Scenario::Mailbox, a),
         Command::Connect(a) => bench(Scenario::Connect, a),
         Command::Idle(a) => bench(Scenario::Idle, a),
+        Command::Abuse(mut a) => {
+            if a.load.rate <= 0.0 {
+                a.load.rate = 1000.0;
+            }
+            if a.compare || a.target == TargetKind::Ceiling {
+                Err(anyhow::anyhow!(
+                    "abuse measures the relay's limits; the ceiling has none (no --compare, no --target ceiling)"
+                ))
+            } else {
+                bench(Scenario::Abuse, a)
+            }
+        }
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
@@ -113,7 +127,9 @@ fn bench(scenario: Scenario, args: RunArgs) -> anyhow::Result<()> {
 async fn once(scenario: Scenario, args: &RunArgs, kind: TargetKind) -> anyhow::Result<Summary> {
     let target = match (&args.url, kind) {
         (Some(url), _) if !args.compare => Target::external(url, args.server_pid),
-        (_, TargetKind::Relay) => Target::spawn_relay(&args.relay_bin, &args.relay_env).await?,
+        (_, TargetKind::Relay) => {
+            Target::spawn_relay(&args.relay_bin, scenario, &args.relay_env).await?
+        }
         (_, TargetKind::Ceiling) => Target::spawn_ceiling().await?,
     };
     let outcome = run::run(scenario, &args.load, &target).await;

@@ -95,6 +95,22 @@ pub fn describe(s: &Summary) -> String {
             l.connections, l.duration, l.warmup
         ),
         crate::spec::Scenario::Idle => format!("{} idle connections", l.connections),
+        crate::spec::Scenario::Abuse => format!(
+            "{} pairs, {mode}, {} B, {}s + {}s warm-up{}; {} non-readers; {} hostile publishers, a frame every {} ms, {} batches; {} victim topics, {} msg/s, {} B, backlog {}",
+            l.connections,
+            l.message_size,
+            l.duration,
+            l.warmup,
+            if l.no_baseline { "" } else { ", after the same unloaded" },
+            l.nonreaders,
+            l.hostile,
+            l.hostile_interval_ms,
+            l.hostile_batch.name(),
+            l.victim_topics.max(1),
+            l.victim_rate,
+            l.victim_message_size,
+            l.victim_backlog
+        ),
     }
 }
 
@@ -123,6 +139,9 @@ pub fn table(s: &Summary) -> String {
             m.rss_after / 1024,
             m.rss_per_conn_bytes
         );
+    }
+    if let Some(a) = &s.abuse {
+        crate::abuse_report::table(a, &mut o);
     }
     if !s.latency.is_empty() {
         let _ = writeln!(

@@ -6,7 +6,7 @@
 //!
 //! A phase runs from the start time of a barrier to the next barrier or the
 //! end of the run; duration scenarios also have a `window` phase covering
-//! exactly the measured seconds.
+//! exactly the measured seconds (`abuse` also a `baseline_window`).
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -123,15 +123,21 @@ impl Phases {
             .insert(name.to_owned(), span);
     }
 
-    /// Records a `window` phase from `start_ns` to `end_ns` in the background.
-    pub fn spawn_window(&self, start_ns: u64, end_ns: u64) -> tokio::task::JoinHandle<()> {
+    /// Records phase `name` (a measured window) from `start_ns` to `end_ns`
+    /// in the background.
+    pub fn spawn_window(
+        &self,
+        name: &'static str,
+        start_ns: u64,
+        end_ns: u64,
+    ) -> tokio::task::JoinHandle<()> {
         let me = self.clone();
         tokio::spawn(async move {
             clock::sleep_until(start_ns).await;
             let s0 = (me.sample)().unwrap_or_default();
             let t0 = clock::now_ns();
             clock::sleep_until(end_ns).await;
-            me.record("window", t0, clock::now_ns(), s0);
+            me.record(name, t0, clock::now_ns(), s0);
         })
     }
 
@@ -160,7 +166,9 @@ mod tests {
         assert!(spans["a"].wall_secs >= 0.019);
         assert!(spans.contains_key("b"));
         let now = clock::now_ns();
-        p.spawn_window(now, now + 10_000_000).await.unwrap();
+        p.spawn_window("window", now, now + 10_000_000)
+            .await
+            .unwrap();
         assert!(p.spans()["window"].wall_secs >= 0.009);
     }
 }

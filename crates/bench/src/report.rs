@@ -1,11 +1,13 @@
 //! Turns a run's raw measurements into a summary: throughput, latency
 //! percentiles, errors by kind, generator and server CPU with saturation
-//! warnings, and server memory per connection for `idle`.
+//! warnings, server memory per connection for `idle`, and the `abuse`
+//! section (see `abuse_report`).
 
 use std::collections::BTreeMap;
 
 use serde::Serialize;
 
+use crate::abuse_report::{self, AbuseSummary};
 use crate::run::Outcome;
 use crate::spec::{Load, Scenario};
 use crate::stats::Histo;
@@ -81,6 +83,8 @@ pub struct Summary {
     pub error_total: u64,
     pub cpu: Vec<Cpu>,
     pub memory: Option<MemoryPerConn>,
+    /// `abuse`: baseline vs under abuse, relay memory, closes.
+    pub abuse: Option<AbuseSummary>,
     pub warnings: Vec<String>,
     #[serde(skip)]
     pub histos: BTreeMap<String, Histo>,
@@ -94,6 +98,13 @@ pub fn summarize(o: Outcome) -> Summary {
     let mut errors = r.errors.clone();
     let c = |k: &str| r.counter(k) as f64;
     let dur = load.duration.max(1e-9);
+    let latency: BTreeMap<String, Latency> = r
+        .histos
+        .iter()
+        .filter(|(_, h)| h.len() > 0)
+        .map(|(k, h)| (k.clone(), Latency::of(h)))
+        .collect();
+    let mut abuse = None;
     match o.scenario {
         Scenario::Pairs | Scenario::Fanout => {
             let key = if o.scenario == Scenario::Pairs {
@@ -135,6 +146,14 @@ pub fn summarize(o: Outcome) -> Summary {
                 errors.insert("clients_not_drained".into(), short);
             }
         }
+        Scenario::Abuse => {
+            abuse = Some(abuse_report::summarize(
+                &o,
+                &latency,
+                &mut figures,
+                &mut errors,
+            ));
+        }
         Scenario::Idle => {
             if let Some(v) = r.values.get("connect_secs_max") {
                 figures.insert("connect_secs".into(), *v);
@@ -159,24 +178,23 @@ pub fn summarize(o: Outcome) -> Summary {
         }
     });
     let cpu = cpu_rows(&o);
-    let warnings = warnings(&cpu, o.server_pid.is_some());
+    let mut warnings = warnings(&cpu, o.server_pid.is_some());
+    if o.rss.is_some_and(|m| !m.alive_at_end) {
+        warnings.push("the server was not alive at the end of the run: it crashed".into());
+    }
     Summary {
         scenario: o.scenario,
         target: o.target.clone(),
         url: o.url.clone(),
         load: o.load.clone(),
         figures,
-        latency: r
-            .histos
-            .iter()
-            .filter(|(_, h)| h.len() > 0)
-            .map(|(k, h)| (k.clone(), Latency::of(h)))
-            .collect(),
+        latency,
         counters: r.counters.clone(),
         error_total: errors.values().sum(),
         errors,
         cpu,
         memory,
+        abuse,
         warnings,
         histos: r.histos.clone(),
     }
@@ -190,7 +208,7 @@ fn server_write_bytes_per_msg(o: &Outcome) -> Option<f64> {
     let (phase, acked) = match o.scenario {
         Scenario::Pairs | Scenario::Fanout => ("window", o.result.counter("publish_ok_window")),
         Scenario::Mailbox => ("publish", o.result.counter("publish_ok")),
-        Scenario::Connect | Scenario::Idle => return None,
+        Scenario::Connect | Scenario::Idle | Scenario::Abuse => return None,
     };
     let bytes = o.server.get(phase)?.write_bytes?;
     (acked > 0).then(|| bytes as f64 / acked as f64)
@@ -202,6 +220,7 @@ fn reported_phases(s: Scenario) -> &'static [&'static str] {
         Scenario::Pairs | Scenario::Fanout | Scenario::Connect => &["window"],
         Scenario::Mailbox => &["publish", "drain"],
         Scenario::Idle => &["start"],
+        Scenario::Abuse => &["baseline_window", "window"],
     }
 }
 
@@ -298,6 +317,7 @@ mod tests {
             result,
             server: [(phase.to_owned(), span)].into_iter().collect(),
             memory: None,
+            rss: None,
             server_pid: Some(1),
         }
     }

@@ -1,6 +1,7 @@
 //! Runs one scenario against one target: starts the workers (tasks in this
 //! process, or copies of this binary with `--processes`), drives their
-//! barriers, samples the server's CPU per phase and, for `idle`, its memory.
+//! barriers, samples the server's CPU per phase and, for `idle` and
+//! `abuse`, its memory.
 
 use std::collections::BTreeMap;
 use std::process::Stdio;
@@ -13,6 +14,7 @@ use crate::clock;
 use crate::coord::{Link, ToParent};
 use crate::phases::{Phases, Span};
 use crate::progress::Progress;
+use crate::rss::{RssSampler, RssTrack};
 use crate::spec::{Load, Scenario, WorkerSpec};
 use crate::stats::WorkerResult;
 use crate::sys::{self, Memory};
@@ -38,6 +40,8 @@ pub struct Outcome {
     /// Server CPU and wall time per phase.
     pub server: BTreeMap<String, Span>,
     pub memory: Option<MemoryProbe>,
+    /// `abuse`: the server's VmRSS over the run.
+    pub rss: Option<RssTrack>,
     pub server_pid: Option<u32>,
 }
 
@@ -76,6 +80,10 @@ pub async fn run(scenario: Scenario, load: &Load, target: &Target) -> anyhow::Re
     }
 
     let server = Phases::of_pid(target.pid);
+    let rss = target
+        .pid
+        .filter(|_| scenario == Scenario::Abuse)
+        .map(RssSampler::start);
     let mut memory_before = None;
     let mut memory = None;
     let mut progress = Progress::spinner(&format!("{} setup", scenario.name()));
@@ -112,6 +120,10 @@ pub async fn run(scenario: Scenario, load: &Load, target: &Target) -> anyhow::Re
                     memory = Some(MemoryProbe { before, after });
                 }
             }
+            "abusers" => rss.iter().for_each(RssSampler::mark_before),
+            "start" if scenario == Scenario::Abuse => {
+                rss.iter().for_each(RssSampler::mark_connected)
+            }
             _ => {}
         }
         let go = clock::now_ns() + GO_LEAD_NS;
@@ -120,16 +132,22 @@ pub async fn run(scenario: Scenario, load: &Load, target: &Target) -> anyhow::Re
         }
         clock::sleep_until(go).await;
         server.start(&name);
-        progress = if name == "start" && scenario.is_timed() {
+        progress = if let Some(window) = scenario.window_of(&name) {
             let win = go + clock::secs_ns(load.warmup);
-            server.spawn_window(win, win + clock::secs_ns(load.duration));
-            Progress::timed(scenario.name(), load.warmup + load.duration)
+            server.spawn_window(window, win, win + clock::secs_ns(load.duration));
+            let label = if name == "start" {
+                scenario.name().to_owned()
+            } else {
+                name.clone()
+            };
+            Progress::timed(&label, load.warmup + load.duration)
         } else {
             Progress::spinner(&format!("{} {name}", scenario.name()))
         };
     }
     server.end();
     progress.finish();
+    let rss = rss.map(RssSampler::finish);
     for link in links {
         link.finish().await;
     }
@@ -148,6 +166,7 @@ pub async fn run(scenario: Scenario, load: &Load, target: &Target) -> anyhow::Re
         result,
         server: server.spans(),
         memory,
+        rss,
         server_pid: target.pid,
     })
 }
@@ -155,6 +174,19 @@ pub async fn run(scenario: Scenario, load: &Load, target: &Target) -> anyhow::Re
 impl Scenario {
     /// Scenarios that run for --warmup + --duration.
     pub fn is_timed(self) -> bool {
-        matches!(self, Scenario::Pairs | Scenario::Fanout | Scenario::Connect)
+        matches!(
+            self,
+            Scenario::Pairs | Scenario::Fanout | Scenario::Connect | Scenario::Abuse
+        )
+    }
+
+    /// The measured window that barrier `barrier` opens, if any: `window`
+    /// at `start`, and for `abuse` also `baseline_window` at `baseline`.
+    pub fn window_of(self, barrier: &str) -> Option<&'static str> {
+        match barrier {
+            "start" if self.is_timed() => Some("window"),
+            "baseline" if self == Scenario::Abuse => Some("baseline_window"),
+            _ => None,
+        }
     }
 }

@@ -26,6 +26,9 @@ pub enum Command {
     Connect(RunArgs),
     /// Hold N idle authenticated connections; server memory per connection.
     Idle(RunArgs),
+    /// N open-loop pairs under abuse (sockets that never read, hostile publishers),
+    /// after the same pairs unloaded: latency ratio, relay memory, closes.
+    Abuse(RunArgs),
     /// Minimal WebSocket forward server (no auth, no storage) used as the ceiling.
     CeilingServer {
         /// Address to listen on; port 0 picks one (printed as CEILING_LISTEN=addr).
@@ -53,6 +56,7 @@ pub enum Scenario {
     Mailbox,
     Connect,
     Idle,
+    Abuse,
 }
 
 impl Scenario {
@@ -64,6 +68,35 @@ impl Scenario {
             Scenario::Mailbox => "mailbox",
             Scenario::Connect => "connect",
             Scenario::Idle => "idle",
+            Scenario::Abuse => "abuse",
+        }
+    }
+}
+
+/// `abuse`: which batches the hostile publishers send (every batch names
+/// the same 500 topics of one of 8 shared sets, or 501 for `over-cap`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+pub enum HostileBatch {
+    /// `irn_batchSubscribe`, `irn_batchFetchMessages`, `irn_batchUnsubscribe`, then a
+    /// 501-topic `irn_batchSubscribe` over the cap.
+    Mixed,
+    /// `irn_batchSubscribe` and `irn_batchUnsubscribe` in turn (store writes).
+    Subscribe,
+    /// `irn_batchFetchMessages` only (store reads).
+    Fetch,
+    /// 501-topic `irn_batchSubscribe` only, refused as over the 500-item cap.
+    OverCap,
+}
+
+impl HostileBatch {
+    /// The name on the command line.
+    pub fn name(self) -> &'static str {
+        match self {
+            HostileBatch::Mixed => "mixed",
+            HostileBatch::Subscribe => "subscribe",
+            HostileBatch::Fetch => "fetch",
+            HostileBatch::OverCap => "over-cap",
         }
     }
 }
@@ -112,12 +145,13 @@ pub struct RunArgs {
 /// The load shape, shared with worker processes.
 #[derive(Args, Debug, Clone, Serialize, Deserialize)]
 pub struct Load {
-    /// pairs: pairs; fanout: subscribers; mailbox: offline clients; connect: concurrent
-    /// connectors; idle: connections.
+    /// pairs, abuse: pairs; fanout: subscribers; mailbox: offline clients; connect:
+    /// concurrent connectors; idle: connections.
     #[arg(long, short = 'c', default_value_t = 100)]
     pub connections: usize,
     /// Total publishes per second, open loop, latency from the scheduled send time
-    /// (coordinated-omission corrected). 0 = closed loop, as fast as --window allows.
+    /// (coordinated-omission corrected). 0 = closed loop, as fast as --window allows
+    /// (abuse: 0 means 1000; abuse always runs open loop).
     #[arg(long, default_value_t = 0.0)]
     pub rate: f64,
     /// Measured seconds (after the warm-up).
@@ -157,6 +191,39 @@ pub struct Load {
     /// idle: seconds to let the server settle before its memory is read.
     #[arg(long, default_value_t = 2.0)]
     pub settle: f64,
+    /// abuse: sockets that subscribe to a victim topic and never read.
+    #[arg(long, default_value_t = 1000)]
+    pub nonreaders: usize,
+    /// abuse: hostile publishers (one did:key each) sending malformed, oversized
+    /// and batch requests and fetches.
+    #[arg(long, default_value_t = 1000)]
+    pub hostile: usize,
+    /// abuse: mean milliseconds between two frames of one hostile publisher; each gap
+    /// is drawn between 2/3 and 4/3 of it (75: one frame every 50-100 ms).
+    #[arg(long, default_value_t = 75.0)]
+    pub hostile_interval_ms: f64,
+    /// abuse: the batches of 500 items the hostile publishers send, in turn.
+    #[arg(long, value_enum, default_value = "mixed")]
+    pub hostile_batch: HostileBatch,
+    /// abuse: victim topics, followed by the non-readers, fed by helper publishers
+    /// and fetched by the hostile publishers.
+    #[arg(long, default_value_t = 4)]
+    pub victim_topics: usize,
+    /// abuse: messages per second published on the victim topics, all together.
+    #[arg(long, default_value_t = 100.0)]
+    pub victim_rate: f64,
+    /// abuse: messages stored on each victim topic before the load starts: what a
+    /// non-reader is replayed when it subscribes and what a hostile fetch pages through
+    /// (1,000 x 1 KiB is more than the ~750 KB a loopback socket buffers, so the
+    /// non-readers stall at once).
+    #[arg(long, default_value_t = 1000)]
+    pub victim_backlog: usize,
+    /// abuse: size of a victim message in bytes.
+    #[arg(long, default_value_t = 1024)]
+    pub victim_message_size: usize,
+    /// abuse: skip the unloaded run of the pairs that comes first.
+    #[arg(long)]
+    pub no_baseline: bool,
 }
 
 impl Load {
@@ -240,6 +307,16 @@ mod tests {
         ])
         .unwrap();
         Cli::try_parse_from(["relaybox-bench", "fanout", "--compare"]).unwrap();
+        Cli::try_parse_from([
+            "relaybox-bench",
+            "abuse",
+            "--nonreaders",
+            "50",
+            "--hostile",
+            "50",
+            "--no-baseline",
+        ])
+        .unwrap();
         assert!(
             Cli::try_parse_from(["relaybox-bench", "idle", "--compare", "--url", "ws://x"])
                 .is_err()

@@ -94,6 +94,24 @@ fn parse_listen_overflows(netstat: &str) -> Option<u64> {
     values.split_whitespace().nth(at)?.parse().ok()
 }
 
+/// Bytes of TCP socket buffers the kernel holds, machine-wide (this network
+/// namespace): `mem` of the `TCP:` line of `/proc/net/sockstat`, in pages.
+/// A client that stops reading leaves the data it is owed here, in the
+/// server's send buffer, before it shows in the server's own memory.
+pub fn tcp_buffer_bytes() -> Option<u64> {
+    let pages = parse_sockstat_tcp_mem(&std::fs::read_to_string("/proc/net/sockstat").ok()?)?;
+    // SAFETY: sysconf has no preconditions.
+    let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
+    Some(pages * u64::try_from(page).unwrap_or(4096))
+}
+
+fn parse_sockstat_tcp_mem(text: &str) -> Option<u64> {
+    let line = text.lines().find(|l| l.starts_with("TCP:"))?;
+    let mut words = line.split_whitespace();
+    words.find(|w| *w == "mem")?;
+    words.next()?.parse().ok()
+}
+
 /// Resident memory of a process, from `/proc/<pid>/status`, in bytes.
 #[derive(Clone, Copy, Debug, Default, serde::Serialize, serde::Deserialize)]
 pub struct Memory {
@@ -120,6 +138,20 @@ fn parse_status_memory(text: &str) -> Option<Memory> {
         rss: field("VmRSS:")?,
         rss_anon: field("RssAnon:").unwrap_or(0),
     })
+}
+
+/// True if process `pid` exists and is not a zombie (a child that died and
+/// was not reaped yet still has a `/proc` entry, in state `Z`).
+pub fn proc_alive(pid: u32) -> bool {
+    let Ok(text) = std::fs::read_to_string(format!("/proc/{pid}/status")) else {
+        return false;
+    };
+    let state = text
+        .lines()
+        .find_map(|l| l.strip_prefix("State:"))
+        .map(str::trim)
+        .unwrap_or("");
+    !(state.starts_with('Z') || state.starts_with('X'))
 }
 
 /// Number of CPUs this process may run on.
@@ -153,11 +185,22 @@ mod tests {
     }
 
     #[test]
+    fn sockstat_parses() {
+        let text =
+            "sockets: used 9\nTCP: inuse 1 orphan 0 tw 80 alloc 1 mem 282\nUDP: inuse 0 mem 0\n";
+        assert_eq!(parse_sockstat_tcp_mem(text), Some(282));
+        assert_eq!(parse_sockstat_tcp_mem("UDP: inuse 0 mem 3\n"), None);
+        assert!(tcp_buffer_bytes().is_some());
+    }
+
+    #[test]
     fn own_process_is_readable() {
         let pid = std::process::id();
         assert!(proc_cpu_secs(pid).is_some());
         assert!(proc_memory(pid).unwrap().rss > 0);
         assert!(self_cpu_secs() >= 0.0);
         assert!(proc_write_bytes(pid).is_some());
+        assert!(proc_alive(pid));
+        assert!(!proc_alive(u32::MAX));
     }
 }

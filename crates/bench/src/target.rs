@@ -9,10 +9,12 @@ use anyhow::{anyhow, bail, Context};
 use tokio::io::{AsyncBufReadExt, BufReader, Lines};
 use tokio::process::{Child, ChildStdout, Command};
 
-/// Environment the harness gives a relay it spawns: no rate limit and no
-/// per-IP connection or handshake caps (one process on one address
-/// simulates thousands of clients), room for high per-topic rates, and
-/// quiet logs.
+use crate::spec::Scenario;
+
+/// Environment the harness gives a relay it spawns for the throughput and
+/// latency scenarios (all but `abuse`): no rate limit and no per-IP
+/// connection or handshake caps (one process on one address simulates
+/// thousands of clients), room for high per-topic rates, and quiet logs.
 pub const RELAY_ENV: &[(&str, &str)] = &[
     ("RELAYBOX_RATE_LIMIT_REQUESTS_PER_SEC", "0"),
     ("RELAYBOX_LIMITS_MAX_CONNECTIONS_PER_IP", "0"),
@@ -21,6 +23,30 @@ pub const RELAY_ENV: &[(&str, &str)] = &[
     ("RELAYBOX_LIMITS_MAX_MESSAGES_PER_TOPIC", "10000000"),
     ("RELAYBOX_LOG_LEVEL", "warn"),
 ];
+
+/// Environment for `abuse`, whose point is to show that the relay's limits
+/// hold: its real defaults stay (rate limit per client_id, messages per
+/// topic, send queue and write stall, message, attestation, batch and frame
+/// caps, sockets in total and per client_id). Only the per-IP socket cap and
+/// the per-IP handshake rate are lifted, because every socket of the
+/// generator comes from 127.0.0.1 while it stands for thousands of clients.
+pub const ABUSE_RELAY_ENV: &[(&str, &str)] = &[
+    ("RELAYBOX_LIMITS_MAX_CONNECTIONS_PER_IP", "0"),
+    ("RELAYBOX_LIMITS_HANDSHAKES_PER_IP_PER_SEC", "0"),
+    ("RELAYBOX_LOG_LEVEL", "warn"),
+];
+
+/// The environment a spawned relay gets for `scenario` (before --relay-env).
+pub fn relay_env(scenario: Scenario) -> &'static [(&'static str, &'static str)] {
+    match scenario {
+        Scenario::Abuse => ABUSE_RELAY_ENV,
+        Scenario::Pairs
+        | Scenario::Fanout
+        | Scenario::Mailbox
+        | Scenario::Connect
+        | Scenario::Idle => RELAY_ENV,
+    }
+}
 
 /// A server to benchmark.
 pub struct Target {
@@ -50,8 +76,13 @@ impl Target {
         }
     }
 
-    /// Spawns `relaybox serve` on 127.0.0.1:0 with a fresh data directory.
-    pub async fn spawn_relay(bin: &Path, extra_env: &[String]) -> anyhow::Result<Target> {
+    /// Spawns `relaybox serve` on 127.0.0.1:0 with a fresh data directory and
+    /// the environment of [`relay_env`] for `scenario`, then `extra_env`.
+    pub async fn spawn_relay(
+        bin: &Path,
+        scenario: Scenario,
+        extra_env: &[String],
+    ) -> anyhow::Result<Target> {
         if !bin.exists() {
             bail!(
                 "relay binary {} not found: build it with `cargo build --release -p relaybox` or pass --relay-bin",
@@ -66,7 +97,7 @@ impl Target {
         cmd.args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
             .arg(dir.path().join("data"))
             .stderr(std::fs::File::create(&log)?);
-        for (k, v) in RELAY_ENV {
+        for (k, v) in relay_env(scenario) {
             cmd.env(k, v);
         }
         for kv in extra_env {

@@ -1,7 +1,8 @@
 //! Smoke test: every scenario runs for about a second against a relay
 //! started in-process from the `relaybox` crate and against the ceiling
-//! server, and must move messages without errors. No timing assertions:
-//! these runs share the machine with everything else.
+//! server, and must move messages without errors (`abuse`, which runs
+//! against the relay's real limits, for a few seconds, with errors allowed).
+//! No timing assertions: these runs share the machine with everything else.
 
 use std::process::Command;
 use std::sync::OnceLock;
@@ -14,45 +15,65 @@ struct Relay {
     _dir: tempfile::TempDir,
 }
 
-/// One relay for the whole test binary, on port 0 with a temporary data dir.
+/// One relay for the whole test binary, on port 0 with a temporary data
+/// dir, configured like the one the harness spawns (target.rs `RELAY_ENV`):
+/// no rate limit, no per-IP caps (every socket comes from 127.0.0.1).
 fn relay() -> &'static Relay {
     static RELAY: OnceLock<Relay> = OnceLock::new();
     RELAY.get_or_init(|| {
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .unwrap();
-        let dir = tempfile::tempdir().unwrap();
-        let mut config = relaybox::Config::default();
-        config.server.listen = "127.0.0.1:0".into();
-        config.server.data_dir = dir.path().join("data");
-        config.rate_limit.requests_per_sec = 0;
-        let server = rt.block_on(relaybox::start(config)).unwrap();
-        let url = format!("ws://{}", server.local_addr);
-        // Keep the server running for the life of the test process.
-        std::mem::forget(server);
-        Relay {
-            url,
-            _rt: rt,
-            _dir: dir,
-        }
+        start_relay(|config| {
+            config.rate_limit.requests_per_sec = 0;
+            config.limits.max_connections = 0;
+            config.limits.max_messages_per_topic = 10_000_000;
+        })
     })
+}
+
+/// A relay for `abuse`, like target.rs `ABUSE_RELAY_ENV`: the real
+/// defaults (rate limit included) but for the per-IP caps.
+fn abuse_relay() -> &'static Relay {
+    static RELAY: OnceLock<Relay> = OnceLock::new();
+    RELAY.get_or_init(|| start_relay(|_| {}))
+}
+
+fn start_relay(configure: impl FnOnce(&mut relaybox::Config)) -> Relay {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = relaybox::Config::default();
+    config.server.listen = "127.0.0.1:0".into();
+    config.server.data_dir = dir.path().join("data");
+    config.limits.max_connections_per_ip = 0;
+    config.limits.handshakes_per_ip_per_sec = 0;
+    configure(&mut config);
+    let server = rt.block_on(relaybox::start(config)).unwrap();
+    let url = format!("ws://{}", server.local_addr);
+    // Keep the server running for the life of the test process.
+    std::mem::forget(server);
+    Relay {
+        url,
+        _rt: rt,
+        _dir: dir,
+    }
 }
 
 /// Runs the bench binary with `args` plus short timings and returns its JSON report.
 fn bench(args: &[&str]) -> Value {
+    bench_timed(
+        args,
+        &["--duration", "1", "--warmup", "0.2", "--drain", "5"],
+    )
+}
+
+/// Runs the bench binary with `args` and `timings`; returns its JSON report.
+fn bench_timed(args: &[&str], timings: &[&str]) -> Value {
     let out = Command::new(env!("CARGO_BIN_EXE_relaybox-bench"))
         .args(args)
-        .args([
-            "--json",
-            "--duration",
-            "1",
-            "--warmup",
-            "0.2",
-            "--drain",
-            "5",
-        ])
+        .arg("--json")
+        .args(timings)
         .output()
         .expect("running relaybox-bench");
     let stderr = String::from_utf8_lossy(&out.stderr);
@@ -239,4 +260,63 @@ fn idle_ceiling_two_processes() {
         &against_ceiling("idle", &["-c", "50", "--settle", "0.2", "--processes", "2"]),
         50,
     );
+}
+
+#[test]
+fn abuse_relay_small() {
+    let pid = std::process::id().to_string();
+    let relay = abuse_relay();
+    #[rustfmt::skip]
+    let args = [
+        "abuse", "--url", relay.url.as_str(), "--server-pid", pid.as_str(),
+        "-c", "10", "--rate", "200", "--nonreaders", "50", "--hostile", "50",
+        "--victim-backlog", "20",
+    ];
+    let r = bench_timed(
+        &args,
+        &["--duration", "3", "--warmup", "0.5", "--drain", "3"],
+    );
+    // The normal pairs delivered, unloaded and under abuse.
+    for prefix in ["baseline_", ""] {
+        let delivered = counter(&r, &format!("{prefix}delivered"));
+        assert!(delivered > 0, "{prefix}: nothing delivered: {r}");
+        let e2e = &r["latency"][format!("{prefix}e2e")];
+        assert!(e2e["count"].as_u64().unwrap_or(0) > 0, "{prefix}: {r}");
+    }
+    assert_eq!(counter(&r, "pairs"), 10, "{r}");
+    assert_eq!(counter(&r, "nonreaders"), 50, "{r}");
+    assert_eq!(counter(&r, "hostiles"), 50, "{r}");
+    let a = &r["abuse"];
+    for kind in [
+        "malformed",
+        "oversized_message",
+        "batch",
+        "oversized_attestation",
+        "fetch",
+    ] {
+        let sent = a["hostile_sent"][kind].as_u64().unwrap_or(0);
+        assert!(sent > 0, "no {kind} frames sent: {a}");
+    }
+    // The relay refused what is over its limits.
+    let replies = &a["hostile_replies"];
+    for tag in ["PayloadSizeExceeded", "AttestationTooLarge"] {
+        assert!(replies[tag].as_u64().unwrap_or(0) > 0, "no {tag}: {a}");
+    }
+    // The RSS figures: before the load, the peak under it, and alive at the end.
+    let rss = &a["rss"];
+    let before = rss["before"].as_u64().unwrap_or(0);
+    assert!(before > 0, "no RSS before the load: {a}");
+    assert!(rss["peak"].as_u64().unwrap_or(0) >= before, "{a}");
+    assert!(rss["samples"].as_u64().unwrap_or(0) > 10, "{a}");
+    assert_eq!(rss["alive_at_end"], Value::Bool(true), "{a}");
+    assert!(a["ratios"]["e2e_p99"].as_f64().is_some(), "{a}");
+    // Every non-reader was looked at after the load.
+    let closes: u64 = a["closes"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .filter(|(k, _)| k.starts_with("nonreader "))
+        .map(|(_, v)| v.as_u64().unwrap())
+        .sum();
+    assert_eq!(closes, 50, "{a}");
 }

@@ -1,6 +1,7 @@
 //! The scenarios as run by one worker, plus what they share: the barrier
 //! context, timing of the measured window, and a bounded parallel spawner.
 
+mod abuse;
 mod connect;
 mod fanout;
 mod idle;
@@ -61,11 +62,21 @@ impl Ctx<'_> {
 
     /// The `start` barrier of a duration scenario; also records the window's CPU.
     pub async fn start_timed(&self) -> anyhow::Result<Timing> {
-        let start = self.barrier("start").await?;
+        self.start_timed_as("start", "window").await
+    }
+
+    /// A timed phase that begins at barrier `barrier` and whose measured
+    /// seconds are recorded as phase `window` (see [`Scenario::window_of`]).
+    pub async fn start_timed_as(
+        &self,
+        barrier: &str,
+        window: &'static str,
+    ) -> anyhow::Result<Timing> {
+        let start = self.barrier(barrier).await?;
         let load = &self.spec.load;
         let win_start = start + clock::secs_ns(load.warmup);
         let win_end = win_start + clock::secs_ns(load.duration);
-        self.phases.spawn_window(win_start, win_end);
+        self.phases.spawn_window(window, win_start, win_end);
         Ok(Timing {
             start,
             win_start,
@@ -88,6 +99,7 @@ pub async fn run_worker(spec: WorkerSpec, coord: Coord) -> anyhow::Result<()> {
         Scenario::Mailbox => mailbox::run(&ctx).await?,
         Scenario::Connect => connect::run(&ctx).await?,
         Scenario::Idle => idle::run(&ctx).await?,
+        Scenario::Abuse => abuse::run(&ctx).await?,
     };
     ctx.phases.end();
     result.cpu_secs = ctx

@@ -7,9 +7,10 @@ use tokio::sync::watch;
 
 use super::publisher::{self, Gate};
 use super::subscriber;
-use super::{merge_all, spawn_bounded, Ctx};
+use super::{merge_all, spawn_bounded, Ctx, Timing};
 use crate::conn::{self, Ws};
 use crate::identity::{random_topic, Identity};
+use crate::spec::{Load, WorkerSpec};
 use crate::stats::WorkerResult;
 
 /// A connected, subscribed socket and any pushes that came with the reply.
@@ -33,7 +34,8 @@ pub async fn connect_new(url: String) -> anyhow::Result<Ws> {
     conn::connect(&Identity::new(&url).url).await
 }
 
-struct Pair {
+/// One pair, connected and subscribed, waiting for the load.
+pub struct Pair {
     index: usize,
     topic: Topic,
     sub: Subscribed,
@@ -41,7 +43,15 @@ struct Pair {
 }
 
 pub async fn run(ctx: &Ctx<'_>) -> anyhow::Result<WorkerResult> {
-    let spec = ctx.spec;
+    let (pairs, mut res) = setup(ctx.spec).await;
+    let timing = ctx.start_timed().await?;
+    res.merge(&drive(pairs, &ctx.spec.load, timing).await?);
+    Ok(res)
+}
+
+/// Connects this worker's share of the pairs; failures are counted as
+/// `setup_<kind>` errors, the pairs made as the `pairs` counter.
+pub async fn setup(spec: &WorkerSpec) -> (Vec<Pair>, WorkerResult) {
     let load = &spec.load;
     let mine: Vec<usize> = spec.share(load.connections).collect();
     let url = spec.url.clone();
@@ -69,8 +79,12 @@ pub async fn run(ctx: &Ctx<'_>) -> anyhow::Result<WorkerResult> {
         }
     }
     res.count("pairs", pairs.len() as u64);
+    (pairs, res)
+}
 
-    let timing = ctx.start_timed().await?;
+/// Runs `pairs` from `timing.start`: publishes until the window ends, then
+/// waits for the last acks and deliveries (at most until the drain ends).
+pub async fn drive(pairs: Vec<Pair>, load: &Load, timing: Timing) -> anyhow::Result<WorkerResult> {
     let total = load.connections.max(1) as f64;
     let per_pub_rate = load.rate / total;
     let mut tasks = Vec::new();
@@ -109,7 +123,7 @@ pub async fn run(ctx: &Ctx<'_>) -> anyhow::Result<WorkerResult> {
             res
         }));
     }
-    let mut parts = vec![res];
+    let mut parts = Vec::with_capacity(tasks.len());
     for t in tasks {
         parts.push(t.await?);
     }
