@@ -48,6 +48,33 @@ fn client_config() -> WebSocketConfig {
 /// before connecting (so the TCP window stays small): a client that stops
 /// reading then backs the server up quickly. `url` is `ws://host:port/...`.
 pub async fn connect_small_buffer(url: &str, rcvbuf: u32) -> anyhow::Result<Ws> {
+    connect_small_buffer_from(url, rcvbuf, None).await
+}
+
+/// A TCP connection to `host` (`ip:port`), from `source` when given.
+pub async fn tcp_from(host: &str, source: Option<std::net::IpAddr>) -> std::io::Result<TcpStream> {
+    let Some(source) = source else {
+        return TcpStream::connect(host).await;
+    };
+    let addr = tokio::net::lookup_host(host)
+        .await?
+        .next()
+        .ok_or_else(|| std::io::Error::other("bad address"))?;
+    let socket = if addr.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()?
+    } else {
+        tokio::net::TcpSocket::new_v6()?
+    };
+    socket.bind(std::net::SocketAddr::new(source, 0))?;
+    socket.connect(addr).await
+}
+
+/// [`connect_small_buffer`] from a chosen local address.
+pub async fn connect_small_buffer_from(
+    url: &str,
+    rcvbuf: u32,
+    source: Option<std::net::IpAddr>,
+) -> anyhow::Result<Ws> {
     let fut = async {
         let host = url.strip_prefix("ws://").unwrap_or(url);
         let host = &host[..host.find('/').unwrap_or(host.len())];
@@ -64,6 +91,11 @@ pub async fn connect_small_buffer(url: &str, rcvbuf: u32) -> anyhow::Result<Ws> 
         }
         .map_err(io)?;
         socket.set_recv_buffer_size(rcvbuf).map_err(io)?;
+        if let Some(source) = source {
+            socket
+                .bind(std::net::SocketAddr::new(source, 0))
+                .map_err(io)?;
+        }
         let stream = socket.connect(addr).await.map_err(io)?;
         let _ = stream.set_nodelay(true);
         let (ws, _response) = tokio_tungstenite::client_async_with_config(

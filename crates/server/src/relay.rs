@@ -30,6 +30,9 @@ pub struct Relay {
     pub limits: Limits,
     pub ids: IdGenerator,
     pub rate_limiter: Arc<RateLimiter>,
+    /// The same buckets keyed by client IP (IPv6 /64): all client_ids of one
+    /// address share one budget.
+    pub ip_rate_limiter: Arc<RateLimiter>,
     pub readiness: Readiness,
     pub shutdown: Shutdown,
     pub metrics: PrometheusHandle,
@@ -78,6 +81,10 @@ impl Relay {
         };
         let rate_limiter =
             RateLimiter::new(config.rate_limit.requests_per_sec, config.rate_limit.burst);
+        let ip_rate_limiter = RateLimiter::new(
+            config.rate_limit.requests_per_sec_per_ip,
+            config.rate_limit.burst_per_ip,
+        );
         let attest = crate::attest::Attest::new(attest, &config.attest);
         let admission = Admission::new(&config.limits);
         // Validated with the rest of the config before start-up.
@@ -95,6 +102,7 @@ impl Relay {
             limits,
             ids: IdGenerator::new(),
             rate_limiter,
+            ip_rate_limiter,
             readiness: Readiness::default(),
             shutdown,
             metrics,

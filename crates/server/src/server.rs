@@ -156,6 +156,11 @@ async fn accept_loop(listener: TcpListener, relay: Arc<Relay>, admin_only: bool)
             },
         };
         let _ = stream.set_nodelay(true);
+        let sndbuf = relay.config.websocket.send_buffer_bytes;
+        if sndbuf > 0 {
+            // Bounds what the kernel holds for a client that stops reading.
+            let _ = socket2::SockRef::from(&stream).set_send_buffer_size(sndbuf);
+        }
         let relay = relay.clone();
         let token = token.clone();
         let tracker = relay.shutdown.tracker.clone();

@@ -50,6 +50,7 @@ pub async fn run(relay: Arc<Relay>) {
             tokio::task::yield_now().await;
         }
         relay.rate_limiter.prune();
+        relay.ip_rate_limiter.prune();
         relay.admission.prune();
         sweep_idle_clients(&relay, batch).await;
         let stats = relay.store.stats();

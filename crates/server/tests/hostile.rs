@@ -132,9 +132,11 @@ async fn metrics_can_be_kept_off_the_public_port() {
     let (status, _, body) = http(relay.addr(), "GET", "/metrics").await;
     assert_eq!(status, 404);
     assert!(body.starts_with('{'), "a JSON error body: {body}");
+    // Something to count first: a fresh relay may have emitted nothing yet.
+    relay.new_client().await.close().await;
     let (status, _, body) = http(admin.parse().unwrap(), "GET", "/metrics").await;
     assert_eq!(status, 200);
-    assert!(body.contains("relaybox_"), "{body}");
+    assert!(body.contains("relaybox_connections"), "{body}");
     assert_eq!(http(relay.addr(), "GET", "/health").await.0, 200);
 }
 
@@ -490,4 +492,45 @@ async fn long_lived_and_foreign_act_tokens_are_refused() {
     );
     // A normal one-day token works.
     relay.client(&kp).await;
+}
+
+/// Fresh did:keys cost nothing, so all the client_ids of one address share
+/// a request budget too; another address has its own.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn many_keys_on_one_address_share_a_request_budget() {
+    let relay = TestRelay::with_env(&[
+        ("RELAYBOX_RATE_LIMIT_REQUESTS_PER_SEC_PER_IP", "1"),
+        ("RELAYBOX_RATE_LIMIT_BURST_PER_IP", "10"),
+        ("RELAYBOX_LIMITS_MAX_BATCH", "10"),
+        ("RELAYBOX_LIMITS_HANDSHAKES_PER_IP_PER_SEC", "0"),
+    ])
+    .await;
+    let mut limited = 0;
+    for _ in 0..5 {
+        let ws = upgrade_from(&relay, "127.0.0.11", &Keypair::generate())
+            .await
+            .unwrap();
+        let mut c = TestClient::new(ws, &Keypair::generate());
+        for _ in 0..4 {
+            if let Err(e) = c
+                .request("irn_subscribe", json!({ "topic": topic() }))
+                .await
+            {
+                assert_eq!(code_tag(&e), (3001, "TooManyRequests".into()));
+                limited += 1;
+            }
+        }
+    }
+    assert_eq!(
+        limited, 10,
+        "20 requests from 5 keys on one address, budget 10"
+    );
+    let ws = upgrade_from(&relay, "127.0.0.12", &Keypair::generate())
+        .await
+        .unwrap();
+    let mut other = TestClient::new(ws, &Keypair::generate());
+    assert!(other
+        .request("irn_subscribe", json!({ "topic": topic() }))
+        .await
+        .is_ok());
 }

@@ -22,7 +22,7 @@ use dashmap::DashMap;
 use hyper::StatusCode;
 
 pub use client_ip::{client_ip, TrustedProxies};
-pub use iplimit::IpLimiter;
+pub use iplimit::{key as limit_key, IpLimiter};
 
 use crate::config::LimitsConfig;
 

@@ -77,6 +77,8 @@ pub struct LimitsConfig {
 pub struct RateLimitConfig {
     pub requests_per_sec: u32,
     pub burst: u32,
+    pub requests_per_sec_per_ip: u32,
+    pub burst_per_ip: u32,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
@@ -88,6 +90,7 @@ pub struct WebSocketConfig {
     pub write_buffer_bytes: usize,
     pub write_stall_ms: u64,
     pub fragment_timeout_ms: u64,
+    pub send_buffer_bytes: usize,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
@@ -193,14 +196,14 @@ impl Default for LimitsConfig {
             ttl_max_secs: 2_592_000,
             max_message_bytes: 128 * 1024,
             max_attestation_bytes: 4096,
-            max_frame_bytes: 1024 * 1024,
+            max_frame_bytes: 160 * 1024,
             max_batch: 500,
             max_subscriptions_per_client: 10_000,
             max_messages_per_topic: 10_000,
             send_queue: 1024,
             max_in_flight: 4096,
             fetch_page: 500,
-            page_bytes: 1024 * 1024,
+            page_bytes: 256 * 1024,
             max_connections: 50_000,
             max_connections_per_ip: 500,
             max_connections_per_client: 16,
@@ -215,6 +218,8 @@ impl Default for RateLimitConfig {
         RateLimitConfig {
             requests_per_sec: 2000,
             burst: 4000,
+            requests_per_sec_per_ip: 20_000,
+            burst_per_ip: 40_000,
         }
     }
 }
@@ -228,6 +233,7 @@ impl Default for WebSocketConfig {
             write_buffer_bytes: 16 * 1024,
             write_stall_ms: 10_000,
             fragment_timeout_ms: 10_000,
+            send_buffer_bytes: 131_072,
         }
     }
 }
@@ -422,6 +428,11 @@ impl Config {
             if v == 0 {
                 return bad(format!("limits.{name} must be > 0"));
             }
+        }
+        if self.rate_limit.requests_per_sec_per_ip > 0
+            && (self.rate_limit.burst_per_ip as usize) < self.limits.max_batch
+        {
+            return bad("rate_limit.burst_per_ip must be at least limits.max_batch when rate_limit.requests_per_sec_per_ip is set".into());
         }
         if self.rate_limit.requests_per_sec > 0
             && (self.rate_limit.burst as usize) < self.limits.max_batch

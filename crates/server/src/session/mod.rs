@@ -46,6 +46,8 @@ pub struct Session {
     /// Cancelled by the hub when `tx` overflows.
     kick: CancellationToken,
     limit: ClientLimit,
+    /// The client IP's shared budget.
+    ip_limit: ClientLimit,
     /// Topics the request being handled subscribed to; replayed after its reply.
     subscribed: Vec<TopicKey>,
     /// When the client's last-seen time was last recorded.
@@ -56,10 +58,13 @@ impl Session {
     pub fn new(
         relay: Arc<Relay>,
         client_id: Arc<str>,
+        ip: std::net::IpAddr,
         conn_id: u64,
         tx: mpsc::Sender<WakeUp>,
     ) -> Self {
         let limit = relay.rate_limiter.attach(client_id.clone());
+        let ip_key: Arc<str> = crate::admission::limit_key(ip).to_string().into();
+        let ip_limit = relay.ip_rate_limiter.attach(ip_key);
         Session {
             relay,
             client_id,
@@ -70,6 +75,7 @@ impl Session {
             tx,
             kick: CancellationToken::new(),
             limit,
+            ip_limit,
             subscribed: Vec::new(),
             touched_at: Instant::now(),
         }
@@ -116,6 +122,12 @@ impl Session {
     /// Whether a replay page is waiting to run.
     pub fn replay_queued(&self) -> bool {
         !self.following.replay_queue.is_empty()
+    }
+
+    /// Takes `cost` tokens from the client's and its IP's buckets; false
+    /// (and nothing taken from the IP) when the client's bucket is short.
+    pub(crate) fn allow(&self, cost: u32) -> bool {
+        self.limit.allow(cost) && self.ip_limit.allow(cost)
     }
 
     /// Whether a long-lived connection should record its client as seen

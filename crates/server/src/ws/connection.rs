@@ -39,13 +39,14 @@ pub async fn run<S>(
     client: Authenticated,
     conn_id: u64,
     open_message: super::fragments::OpenMessage,
+    ip: std::net::IpAddr,
 ) where
     S: AsyncRead + AsyncWrite + Unpin,
 {
     crate::metrics::connection_opened();
     let (mut sink, mut stream) = ws.split();
     let (tx, mut rx) = mpsc::channel(relay.config.limits.send_queue);
-    let mut session = Session::new(relay.clone(), client.client_id.clone(), conn_id, tx);
+    let mut session = Session::new(relay.clone(), client.client_id.clone(), ip, conn_id, tx);
     tracing::debug!(project_id = ?client.project_id, "client connected");
 
     let ws_cfg = &relay.config.websocket;

@@ -95,7 +95,7 @@ pub fn handle(
             Ok(client) => {
                 let conn_id = task_relay.next_conn_id();
                 let span = tracing::info_span!("conn", conn_id, client_id = %client.client_id);
-                super::connection::run(ws, task_relay, client, conn_id, open_message)
+                super::connection::run(ws, task_relay, client, conn_id, open_message, ip)
                     .instrument(span)
                     .await;
             }

@@ -194,7 +194,7 @@ pub async fn connect_all(spec: &WorkerSpec) -> (Vec<Hostile>, WorkerResult) {
         .map(|who| (who, Identity::new(&spec.url).url))
         .collect();
     let made = spawn_bounded(mine, spec.load.concurrency, |(who, url)| async move {
-        let socket = raw::connect(&url).await;
+        let socket = raw::connect(&url, super::abuser_source(who, super::HOSTILE_NET)).await;
         (who, url, socket)
     })
     .await;
@@ -231,7 +231,7 @@ pub async fn run(
                     break;
                 }
                 next = clock::now_ns() as f64 + gap(interval_ns);
-                match raw::connect(&h.url).await {
+                match raw::connect(&h.url, super::abuser_source(h.who, super::HOSTILE_NET)).await {
                     Ok(s) => {
                         res.count("hostile_reconnects", 1);
                         s

@@ -47,18 +47,24 @@ fn io_kind(e: &std::io::Error) -> String {
 
 /// Connects to `url` (`ws://host:port/path?query`) and upgrades. Returns the
 /// two halves and the [`Reader`] primed with any bytes read past the answer.
-pub async fn connect(url: &str) -> Result<(Reader, OwnedWriteHalf), Refusal> {
-    match tokio::time::timeout(CONNECT_TIMEOUT, upgrade(url)).await {
+pub async fn connect(
+    url: &str,
+    source: Option<std::net::IpAddr>,
+) -> Result<(Reader, OwnedWriteHalf), Refusal> {
+    match tokio::time::timeout(CONNECT_TIMEOUT, upgrade(url, source)).await {
         Ok(r) => r,
         Err(_) => Err(Refusal::Failed("connect_timeout".into())),
     }
 }
 
-async fn upgrade(url: &str) -> Result<(Reader, OwnedWriteHalf), Refusal> {
+async fn upgrade(
+    url: &str,
+    source: Option<std::net::IpAddr>,
+) -> Result<(Reader, OwnedWriteHalf), Refusal> {
     let rest = url.strip_prefix("ws://").unwrap_or(url);
     let (host, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
     let path = if path.is_empty() { "/" } else { path };
-    let stream = TcpStream::connect(host)
+    let stream = crate::conn::tcp_from(host, source)
         .await
         .map_err(|e| Refusal::Failed(io_kind(&e)))?;
     let _ = stream.set_nodelay(true);

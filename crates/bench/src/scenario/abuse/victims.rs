@@ -142,7 +142,11 @@ pub async fn connect_nonreaders(spec: &WorkerSpec) -> (Vec<(usize, Ws)>, WorkerR
         .map(|i| (i, Identity::new(&spec.url).url))
         .collect();
     let made = spawn_bounded(mine, spec.load.concurrency, |(i, url)| async move {
-        (i, conn::connect_small_buffer(&url, NONREADER_RCVBUF).await)
+        let source = super::abuser_source(i, super::NONREADER_NET);
+        (
+            i,
+            conn::connect_small_buffer_from(&url, NONREADER_RCVBUF, source).await,
+        )
     })
     .await;
     let mut res = WorkerResult::default();

@@ -25,7 +25,7 @@ impl Session {
         match parse_incoming(text, &self.relay.limits) {
             Err(rejected) => {
                 // Rejected frames cost a token too: flooding garbage is not free.
-                let error = if self.limit.allow(1) {
+                let error = if self.allow(1) {
                     rejected.error
                 } else {
                     ErrorKind::TooManyRequests.to_error_data(None)
@@ -42,7 +42,7 @@ impl Session {
 
     /// Handles a binary frame: the protocol is JSON text only.
     pub fn handle_binary(&mut self) {
-        let err = if self.limit.allow(1) {
+        let err = if self.allow(1) {
             ErrorKind::Serialization.to_error_data(Some("binary frames are not supported"))
         } else {
             ErrorKind::TooManyRequests.to_error_data(None)
@@ -55,7 +55,7 @@ impl Session {
         let started = Instant::now();
         let method = request.params.method();
         let id = request.id;
-        let outcome = if self.limit.allow(request.params.cost()) {
+        let outcome = if self.allow(request.params.cost()) {
             self.dispatch(&id, request.params).await
         } else {
             Err(ErrorKind::TooManyRequests.to_error_data(None))
