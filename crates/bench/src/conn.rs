@@ -44,13 +44,6 @@ fn client_config() -> WebSocketConfig {
         .max_frame_size(Some(4 << 20))
 }
 
-/// [`connect`] over a socket whose receive buffer is set to `rcvbuf` bytes
-/// before connecting (so the TCP window stays small): a client that stops
-/// reading then backs the server up quickly. `url` is `ws://host:port/...`.
-pub async fn connect_small_buffer(url: &str, rcvbuf: u32) -> anyhow::Result<Ws> {
-    connect_small_buffer_from(url, rcvbuf, None).await
-}
-
 /// A TCP connection to `host` (`ip:port`), from `source` when given.
 pub async fn tcp_from(host: &str, source: Option<std::net::IpAddr>) -> std::io::Result<TcpStream> {
     let Some(source) = source else {
@@ -69,7 +62,9 @@ pub async fn tcp_from(host: &str, source: Option<std::net::IpAddr>) -> std::io::
     socket.connect(addr).await
 }
 
-/// [`connect_small_buffer`] from a chosen local address.
+/// [`connect`] over a socket whose receive buffer is set to `rcvbuf` bytes
+/// before connecting (so the TCP window stays small), from `source` when
+/// given: a client that stops reading then backs the server up quickly.
 pub async fn connect_small_buffer_from(
     url: &str,
     rcvbuf: u32,

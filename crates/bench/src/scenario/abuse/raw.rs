@@ -11,7 +11,6 @@ use std::time::Duration;
 use base64::Engine;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
-use tokio::net::TcpStream;
 
 use crate::conn::CONNECT_TIMEOUT;
 
@@ -319,7 +318,7 @@ mod tests {
             out.extend_from_slice(&[0x88, 2, 0x03, 0xf5]); // close 1013
             s.write_all(&out).await.unwrap();
         });
-        let stream = TcpStream::connect(addr).await.unwrap();
+        let stream = tokio::net::TcpStream::connect(addr).await.unwrap();
         let (rd, _wr) = stream.into_split();
         let mut r = Reader::new(rd);
         server.await.unwrap();
