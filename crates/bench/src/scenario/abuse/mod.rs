@@ -82,6 +82,22 @@ fn prefixed(r: &WorkerResult, prefix: &str) -> WorkerResult {
     }
 }
 
+/// Abusers connect from their own loopback addresses (127.0.<net>.1-8,
+/// 125 or fewer sockets each), so the relay's per-IP limits (sockets,
+/// request budget) apply to them as to Internet clients, while the normal
+/// pairs on 127.0.0.1 keep their own budget.
+pub(crate) const HOSTILE_NET: u8 = 2;
+pub(crate) const NONREADER_NET: u8 = 3;
+
+pub(crate) fn abuser_source(index: usize, net: u8) -> Option<std::net::IpAddr> {
+    Some(std::net::IpAddr::V4(std::net::Ipv4Addr::new(
+        127,
+        0,
+        net,
+        1 + (index % 8) as u8,
+    )))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -100,20 +116,4 @@ mod tests {
         assert!(p.values.contains_key("baseline_end_ns_max"));
         assert_eq!(p.counter("delivered"), 0);
     }
-}
-
-/// Abusers connect from their own loopback addresses (127.0.<net>.1-8,
-/// 125 or fewer sockets each), so the relay's per-IP limits (sockets,
-/// request budget) apply to them as to Internet clients, while the normal
-/// pairs on 127.0.0.1 keep their own budget.
-pub(crate) const HOSTILE_NET: u8 = 2;
-pub(crate) const NONREADER_NET: u8 = 3;
-
-pub(crate) fn abuser_source(index: usize, net: u8) -> Option<std::net::IpAddr> {
-    Some(std::net::IpAddr::V4(std::net::Ipv4Addr::new(
-        127,
-        0,
-        net,
-        1 + (index % 8) as u8,
-    )))
 }
