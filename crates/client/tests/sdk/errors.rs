@@ -29,7 +29,8 @@ async fn relay_errors_are_mapped_to_kinds() {
         .unwrap_err();
     assert_eq!(err.kind(), Some(ErrorKind::TtlTooLong));
 
-    let err = within(alice.publish(topic, "x".repeat(200 * 1024), TTL, 0, false))
+    // Over max_message_bytes (128 KiB) but under the frame cap (160 KiB).
+    let err = within(alice.publish(topic, "x".repeat(140 * 1024), TTL, 0, false))
         .await
         .unwrap_err();
     assert_eq!(err.kind(), Some(ErrorKind::PayloadSizeExceeded));
