@@ -34,7 +34,8 @@ pub fn handle(mut req: Request<Incoming>, relay: Arc<Relay>) -> Response<Full<By
     let on_upgrade = hyper::upgrade::on(&mut req);
     let config = super::socket_config(&relay.config)
         .max_message_size(Some(ECHO_MAX_MESSAGE))
-        .max_frame_size(Some(ECHO_MAX_MESSAGE));
+        .max_frame_size(Some(ECHO_MAX_MESSAGE))
+        .max_write_buffer_size(2 * ECHO_MAX_MESSAGE);
     let shutdown = relay.shutdown.token.clone();
     relay.shutdown.tracker.spawn(async move {
         let Ok(upgraded) = on_upgrade.await else {
