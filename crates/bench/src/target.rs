@@ -17,6 +17,7 @@ use crate::spec::Scenario;
 /// thousands of clients), room for high per-topic rates, and quiet logs.
 pub const RELAY_ENV: &[(&str, &str)] = &[
     ("RELAYBOX_RATE_LIMIT_REQUESTS_PER_SEC", "0"),
+    ("RELAYBOX_RATE_LIMIT_REQUESTS_PER_SEC_PER_IP", "0"),
     ("RELAYBOX_LIMITS_MAX_CONNECTIONS_PER_IP", "0"),
     ("RELAYBOX_LIMITS_HANDSHAKES_PER_IP_PER_SEC", "0"),
     ("RELAYBOX_LIMITS_MAX_CONNECTIONS", "0"),

@@ -23,6 +23,7 @@ fn relay() -> &'static Relay {
     RELAY.get_or_init(|| {
         start_relay(|config| {
             config.rate_limit.requests_per_sec = 0;
+            config.rate_limit.requests_per_sec_per_ip = 0;
             config.limits.max_connections = 0;
             config.limits.max_messages_per_topic = 10_000_000;
         })
