@@ -180,6 +180,28 @@ impl Inner {
         out
     }
 
+    /// What a page for `client` at `pos` holds: the records to read,
+    /// whether more are pending, and the topic's newest seq.
+    fn due(
+        &self,
+        pos: &Position,
+        client: &str,
+        topic: TopicKey,
+        after: u64,
+        limit: usize,
+        now_ms: u64,
+    ) -> (Vec<Due>, bool, u64) {
+        let me = self.hasher.hash(client.as_bytes());
+        match self.topics.get(&topic) {
+            None => (Vec::new(), false, 0),
+            Some(index) => {
+                let (due, more) =
+                    index.pending(pos, me, after, limit, self.cfg.max_page_bytes, now_ms);
+                (due, more, index.last_seq())
+            }
+        }
+    }
+
     /// `pending` without blocking: only when the position is cached and
     /// every record is in memory or the page cache; `None` otherwise (the
     /// caller then runs [`pending`](Self::pending) on a blocking thread).
@@ -193,15 +215,7 @@ impl Inner {
     ) -> Option<Result<PendingPage>> {
         let key: PairKey = (client_hash(client), topic);
         let pos: Position = self.state.positions().cached(&key)?.clone();
-        let me = self.hasher.hash(client.as_bytes());
-        let (due, has_more, last_seq) = match self.topics.get(&topic) {
-            None => (Vec::new(), false, 0),
-            Some(index) => {
-                let (due, more) =
-                    index.pending(&pos, me, after, limit, self.cfg.max_page_bytes, now_ms);
-                (due, more, index.last_seq())
-            }
-        };
+        let (due, has_more, last_seq) = self.due(&pos, client, topic, after, limit, now_ms);
         let mut messages = Vec::with_capacity(due.len());
         for d in due {
             match self.log.read_nowait(&d.loc)? {
@@ -238,15 +252,7 @@ impl Inner {
     ) -> Result<PendingPage> {
         let key: PairKey = (client_hash(client), topic);
         let pos: Position = self.state.positions().load(&key)?.clone();
-        let me = self.hasher.hash(client.as_bytes());
-        let (due, has_more, last_seq) = match self.topics.get(&topic) {
-            None => (Vec::new(), false, 0),
-            Some(index) => {
-                let (due, more) =
-                    index.pending(&pos, me, after, limit, self.cfg.max_page_bytes, now_ms);
-                (due, more, index.last_seq())
-            }
-        };
+        let (due, has_more, last_seq) = self.due(&pos, client, topic, after, limit, now_ms);
         Ok(PendingPage {
             messages: self.read_page(due),
             last_seq,
