@@ -534,3 +534,31 @@ async fn many_keys_on_one_address_share_a_request_budget() {
         .await
         .is_ok());
 }
+
+/// A fetch over several full topics makes the largest frame the relay
+/// sends (two pages of messages plus their JSON); it must go out whole.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_largest_fetch_reply_is_sent_whole() {
+    let relay = TestRelay::with_env(&[("RELAYBOX_RATE_LIMIT_REQUESTS_PER_SEC", "0")]).await;
+    let mut publisher = relay.new_client().await;
+    let topics: Vec<String> = (0..3).map(|_| topic()).collect();
+    let body = "q".repeat(120 * 1024);
+    for t in &topics {
+        for i in 0..3 {
+            publisher.publish(t, &format!("{i}{body}")).await;
+        }
+    }
+    let mut reader = relay.new_client().await;
+    let mut got = 0;
+    loop {
+        let page = reader
+            .request("irn_batchFetchMessages", json!({ "topics": topics }))
+            .await
+            .expect("the reply arrives; the socket is not dropped");
+        got += page["messages"].as_array().unwrap().len();
+        if page["hasMore"] != json!(true) {
+            break;
+        }
+    }
+    assert_eq!(got, 9);
+}

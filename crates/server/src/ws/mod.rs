@@ -54,9 +54,16 @@ pub fn socket_config(config: &crate::Config) -> WebSocketConfig {
         .read_buffer_size(config.websocket.read_buffer_bytes)
         .write_buffer_size(config.websocket.write_buffer_bytes)
         // Frames are queued only after the previous ones were written out
-        // (the connection loop waits), so this bound is never reached by a
-        // well-behaved socket; it caps what a stalled one can make us hold.
-        .max_write_buffer_size(config.websocket.write_buffer_bytes + 2 * max)
+        // (the connection loop waits), so the buffer holds at most the
+        // write-buffer size plus one frame; this caps what a stalled socket
+        // can make us hold. The largest frame the relay sends is a fetch
+        // reply: up to two pages of messages (one topic's page on top of
+        // `page_bytes` already gathered) plus their JSON, or an echo of a
+        // client-sized frame.
+        .max_write_buffer_size(
+            config.websocket.write_buffer_bytes
+                + max.max(2 * config.limits.page_bytes + 256 * 1024),
+        )
         .max_message_size(Some(max))
         .max_frame_size(Some(max))
 }
