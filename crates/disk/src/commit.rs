@@ -1,16 +1,23 @@
-//! Group commit and the store's other background work, on one dedicated
-//! thread so that no `fdatasync` or sled call blocks an async worker.
+//! Group commit and the store's other background work, on dedicated
+//! threads so that no `fdatasync` or sled call blocks an async worker.
 //!
-//! Every `sync()` caller queues a waiter. The thread takes *all* queued
-//! waiters, then makes durable everything written so far (the log's
-//! segments, and sled when a reply depends on it) and answers them
-//! together: one `fdatasync` per segment serves every publish made before
-//! it. A caller's writes finished before it queued, and the thread takes the
-//! waiters before it looks at what is dirty, so the answer is truthful.
+//! There are two lanes, each a [`Committer`] with its own thread: the
+//! message log ([`Lane::Messages`]) and the sled state ([`Lane::State`]).
+//! A publish waits only for the log lane, so a burst of subscription
+//! writes (whose sled flush can take a second on a busy disk) never holds
+//! publish replies back.
 //!
-//! Between commits, at least every `tick`, the thread writes dirty delivery
-//! positions to sled and refreshes the space figures and gauges. It holds
-//! only a weak reference to the store, so dropping the store stops it.
+//! Every `sync()` caller queues a waiter. A lane's thread takes *all* queued
+//! waiters, then makes durable everything its lane wrote so far and answers
+//! them together: one `fdatasync` per segment serves every publish made
+//! before it. A caller's writes finished before it queued, and the thread
+//! takes the waiters before it looks at what is dirty, so the answer is
+//! truthful.
+//!
+//! Between commits, at least every `tick`, the state lane writes dirty
+//! delivery positions to sled and refreshes the space figures and gauges.
+//! The threads hold only a weak reference to the store, so dropping the
+//! store stops them.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Weak};
@@ -46,27 +53,50 @@ struct Queue {
     done: Option<oneshot::Sender<()>>,
 }
 
-/// The handle the store keeps: queue waiters, request the final flush.
+/// What a committer makes durable.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Lane {
+    /// The message log's segments (and the seq reservation).
+    Messages,
+    /// sled: subscriptions, positions, attestation records; plus the
+    /// periodic position writes and space figures.
+    State,
+}
+
+impl Lane {
+    fn thread_name(self) -> &'static str {
+        match self {
+            Lane::Messages => "relaybox-log",
+            Lane::State => "relaybox-state",
+        }
+    }
+}
+
+/// The handle the store keeps for one lane: queue waiters, request the
+/// final flush.
 pub(crate) struct Committer {
+    lane: Lane,
     queue: Arc<(Mutex<Queue>, Condvar)>,
     counts: Arc<Counts>,
 }
 
 impl Committer {
     /// A committer whose thread is not started yet.
-    pub(crate) fn new() -> Committer {
+    pub(crate) fn new(lane: Lane) -> Committer {
         Committer {
+            lane,
             queue: Arc::default(),
             counts: Arc::default(),
         }
     }
 
-    /// Starts the thread for `inner`.
+    /// Starts the thread for `inner`; `tick` paces the state lane's
+    /// background work.
     pub(crate) fn start(&self, inner: Weak<Inner>, tick: Duration) -> std::io::Result<()> {
-        let (q, c) = (self.queue.clone(), self.counts.clone());
+        let (q, c, lane) = (self.queue.clone(), self.counts.clone(), self.lane);
         std::thread::Builder::new()
-            .name("relaybox-store".into())
-            .spawn(move || run(inner, q, c, tick))?;
+            .name(lane.thread_name().into())
+            .spawn(move || run(inner, lane, q, c, tick))?;
         Ok(())
     }
 
@@ -112,6 +142,7 @@ impl Committer {
 
 fn run(
     inner: Weak<Inner>,
+    lane: Lane,
     queue: Arc<(Mutex<Queue>, Condvar)>,
     counts: Arc<Counts>,
     tick: Duration,
@@ -122,8 +153,13 @@ fn run(
         let (waiters, closing) = {
             let mut q = lock.lock();
             if q.waiters.is_empty() && !q.closing {
-                let left = tick.saturating_sub(last_tick.elapsed());
-                cv.wait_for(&mut q, left);
+                match lane {
+                    Lane::State => {
+                        let left = tick.saturating_sub(last_tick.elapsed());
+                        cv.wait_for(&mut q, left);
+                    }
+                    Lane::Messages => cv.wait(&mut q),
+                }
             }
             (std::mem::take(&mut q.waiters), q.closing)
         };
@@ -134,7 +170,10 @@ fn run(
             return;
         };
         if !waiters.is_empty() {
-            let result = store.commit();
+            let result = match lane {
+                Lane::Messages => store.commit_messages(),
+                Lane::State => store.commit_state(),
+            };
             counts.commits.fetch_add(1, Ordering::Relaxed);
             counts
                 .syncs
@@ -150,7 +189,12 @@ fn run(
             }
         }
         if closing {
-            store.final_flush();
+            match lane {
+                Lane::Messages => {
+                    let _ = store.commit_messages();
+                }
+                Lane::State => store.final_flush(),
+            }
             let done = lock.lock().done.take();
             drop(store);
             if let Some(done) = done {
@@ -158,7 +202,7 @@ fn run(
             }
             return;
         }
-        if last_tick.elapsed() >= tick {
+        if lane == Lane::State && last_tick.elapsed() >= tick {
             last_tick = Instant::now();
             store.background_tick();
         }

@@ -39,7 +39,7 @@ pub use error::{DiskError, DiskResult};
 pub use log::ScanReport;
 pub use state::MAILBOX_TREE;
 
-use commit::Committer;
+use commit::{Committer, Lane};
 use index::{ClientHasher, TopicIndex};
 use log::MessageLog;
 use space::Space;
@@ -127,8 +127,15 @@ pub(crate) struct Inner {
     state: State,
     hasher: ClientHasher,
     space: Space,
-    committer: Committer,
+    /// Group commit of the message log (publishes wait for this one).
+    log_lane: Committer,
+    /// Group commit of sled, plus the periodic position writes.
+    state_lane: Committer,
     closed: AtomicBool,
+    /// One subscription write (a chunk of a batch) runs at a time: sled
+    /// writes are CPU-heavy, and many clients' batches at once would take
+    /// every core from the async workers.
+    subscription_writes: tokio::sync::Semaphore,
     messages: AtomicI64,
 }
 
@@ -186,7 +193,8 @@ impl DiskStore {
         );
         let tick = Duration::from_millis(cfg.ack_flush_ms);
         let inner = Arc::new(Inner {
-            committer: Committer::new(),
+            log_lane: Committer::new(Lane::Messages),
+            state_lane: Committer::new(Lane::State),
             cfg,
             log,
             topics,
@@ -194,9 +202,11 @@ impl DiskStore {
             hasher,
             space,
             closed: AtomicBool::new(false),
+            subscription_writes: tokio::sync::Semaphore::new(1),
             messages: AtomicI64::new(messages),
         });
-        inner.committer.start(Arc::downgrade(&inner), tick)?;
+        inner.log_lane.start(Arc::downgrade(&inner), tick)?;
+        inner.state_lane.start(Arc::downgrade(&inner), tick)?;
         Ok(Arc::new(DiskStore { inner }))
     }
 
@@ -211,7 +221,7 @@ impl DiskStore {
     pub async fn sync_state(&self) -> relaybox_store::Result<()> {
         self.inner.check_open()?;
         self.inner.state.mark_dirty();
-        self.inner.committer.sync().await
+        self.inner.state_lane.sync().await
     }
 
     /// The sled database, for features that keep their own trees.
@@ -219,9 +229,10 @@ impl DiskStore {
         self.inner.state.db()
     }
 
-    /// How many syncs were answered by how many commits.
+    /// How many syncs of the message log were answered by how many
+    /// commits.
     pub fn commit_stats(&self) -> CommitStats {
-        self.inner.committer.stats()
+        self.inner.log_lane.stats()
     }
 
     /// Live segment files and log bytes (for tests and operators).

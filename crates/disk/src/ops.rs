@@ -13,6 +13,7 @@ use std::sync::Arc;
 use relaybox_store::{Appended, Error, NewMessage, PendingPage, Result, StoredMessage, TopicKey};
 use sha2::{Digest, Sha256};
 
+use crate::commit::Lane;
 use crate::index::{Due, Entry};
 use crate::log::{self, Location, RecordRef, Segment};
 use crate::state::{client_hash, PairKey, Position};
@@ -233,6 +234,15 @@ impl Inner {
     }
 
     /// Whether the client is known (from the cache) to follow the topic.
+    /// Waits for the turn to write subscriptions (see
+    /// `Inner::subscription_writes`).
+    pub(crate) async fn subscription_write_turn(&self) -> Result<tokio::sync::SemaphorePermit<'_>> {
+        self.subscription_writes
+            .acquire()
+            .await
+            .map_err(|_| Error::Closed)
+    }
+
     pub(crate) fn known_follower(&self, client: &str, topic: TopicKey) -> bool {
         self.state
             .positions()
@@ -368,22 +378,36 @@ impl Inner {
         Ok(dropped)
     }
 
-    /// One group commit: the log, then sled if a reply depends on it.
-    /// The error is text, copied to every waiter.
-    pub(crate) fn commit(&self) -> std::result::Result<(), String> {
+    /// One group commit of the message log. The error is text, copied to
+    /// every waiter.
+    pub(crate) fn commit_messages(&self) -> std::result::Result<(), String> {
         let result = self
             .log
             .commit()
-            .map_err(|e| format!("committing the message log: {e}"))
-            .and_then(|()| {
-                self.state
-                    .make_durable_if_dirty()
-                    .map_err(|e| format!("committing the mailbox state: {e}"))
-            });
+            .map_err(|e| format!("committing the message log: {e}"));
+        self.note_commit(Lane::Messages, result)
+    }
+
+    /// One group commit of sled, if a reply depends on one of its writes.
+    pub(crate) fn commit_state(&self) -> std::result::Result<(), String> {
+        let result = self
+            .state
+            .make_durable_if_dirty()
+            .map_err(|e| format!("committing the mailbox state: {e}"));
+        self.note_commit(Lane::State, result)
+    }
+
+    /// Logs a failed commit and tells the space figures which lane fails
+    /// (the store is unhealthy while either does).
+    fn note_commit(
+        &self,
+        lane: Lane,
+        result: std::result::Result<(), String>,
+    ) -> std::result::Result<(), String> {
         if let Err(e) = &result {
             tracing::error!(error = %e, "group commit failed");
         }
-        self.space.set_failing(result.is_err());
+        self.space.set_failing(lane, result.is_err());
         result
     }
 
@@ -413,8 +437,8 @@ impl Inner {
             tracing::error!(error = %e, "writing last-seen times at close failed");
         }
         self.state.mark_dirty();
-        if let Err(e) = self.commit() {
-            tracing::error!(error = %e, "final commit failed");
-        }
+        // Failures are logged by the commits themselves.
+        let _ = self.commit_messages();
+        let _ = self.commit_state();
     }
 }

@@ -13,9 +13,11 @@
 use std::ffi::CString;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
 
 use relaybox_store::Error;
+
+use crate::commit::Lane;
 
 /// Owner of the space figures and the write-failure flag.
 pub(crate) struct Space {
@@ -25,8 +27,9 @@ pub(crate) struct Space {
     free: AtomicU64,
     /// Bytes of sled's files, refreshed with `free`.
     state_bytes: AtomicU64,
-    /// The last commit failed: the store cannot write right now.
-    failing: AtomicBool,
+    /// One bit per commit lane whose last commit failed: the store cannot
+    /// write right now.
+    failing: AtomicU8,
     /// Size of the last refused append (0: none since the last admitted
     /// one). Readiness stays 503 until that much fits again, so a relay
     /// that refuses publishes is not reported ready.
@@ -42,7 +45,7 @@ impl Space {
             reserve,
             free: AtomicU64::new(u64::MAX),
             state_bytes: AtomicU64::new(0),
-            failing: AtomicBool::new(false),
+            failing: AtomicU8::new(0),
             refused: AtomicU64::new(0),
         };
         space.refresh(0);
@@ -84,7 +87,7 @@ impl Space {
 
     /// Whether the store can take writes (readiness).
     pub(crate) fn health(&self, log_bytes: u64) -> Result<(), Error> {
-        if self.failing.load(Ordering::Relaxed) {
+        if self.failing.load(Ordering::Relaxed) != 0 {
             return Err(Error::Storage("the last commit to disk failed".into()));
         }
         let refused = self.refused.load(Ordering::Relaxed);
@@ -98,9 +101,17 @@ impl Space {
         Ok(())
     }
 
-    /// Records whether the last commit succeeded.
-    pub(crate) fn set_failing(&self, failing: bool) {
-        self.failing.store(failing, Ordering::Relaxed);
+    /// Records whether `lane`'s last commit succeeded.
+    pub(crate) fn set_failing(&self, lane: Lane, failing: bool) {
+        let bit = match lane {
+            Lane::Messages => 1,
+            Lane::State => 2,
+        };
+        if failing {
+            self.failing.fetch_or(bit, Ordering::Relaxed);
+        } else {
+            self.failing.fetch_and(!bit, Ordering::Relaxed);
+        }
     }
 
     /// Free bytes on the store's file system, as last seen.
@@ -149,8 +160,12 @@ mod tests {
         );
         let huge = Space::new(dir.path(), 0, u64::MAX / 2);
         assert!(matches!(huge.admit(0, 1), Err(Error::StorageFull)));
-        s.set_failing(true);
-        assert!(s.health(10).is_err());
+        s.set_failing(Lane::State, true);
+        s.set_failing(Lane::Messages, true);
+        s.set_failing(Lane::Messages, false);
+        assert!(s.health(10).is_err(), "one failing lane is enough");
+        s.set_failing(Lane::State, false);
+        assert!(s.health(10).is_ok());
         assert!(s.free() > 0);
     }
 }

@@ -19,6 +19,10 @@ use crate::ops::{blocking, Placed};
 use crate::state::{client_hash, PairKey};
 use crate::{DiskStore, Inner};
 
+/// Topics of a batch written in one turn (see `Inner::subscription_writes`):
+/// small enough that other clients' turns come often.
+const WRITE_CHUNK: usize = 50;
+
 #[async_trait::async_trait]
 impl MailboxStore for DiskStore {
     async fn append(&self, msg: NewMessage) -> Result<Appended> {
@@ -49,7 +53,14 @@ impl MailboxStore for DiskStore {
 
     async fn sync(&self) -> Result<()> {
         self.inner.check_open()?;
-        self.inner.committer.sync().await
+        let i = &self.inner;
+        tokio::try_join!(i.log_lane.sync(), i.state_lane.sync())?;
+        Ok(())
+    }
+
+    async fn sync_messages(&self) -> Result<()> {
+        self.inner.check_open()?;
+        self.inner.log_lane.sync().await
     }
 
     async fn subscribe(
@@ -64,6 +75,7 @@ impl MailboxStore for DiskStore {
         if self.inner.known_follower(client, topic) {
             return Ok(false);
         }
+        let _turn = self.inner.subscription_write_turn().await?;
         let (i, client) = (self.inner.clone(), client.to_owned());
         blocking(move || {
             i.state
@@ -73,10 +85,62 @@ impl MailboxStore for DiskStore {
         .await
     }
 
+    async fn subscribe_many(
+        &self,
+        client: &str,
+        topics: &[TopicKey],
+        max_subscriptions: usize,
+    ) -> Result<Vec<bool>> {
+        self.inner.check_open()?;
+        let mut added = Vec::with_capacity(topics.len());
+        for chunk in topics.chunks(WRITE_CHUNK) {
+            if chunk.iter().all(|t| self.inner.known_follower(client, *t)) {
+                added.extend(std::iter::repeat_n(false, chunk.len()));
+                continue;
+            }
+            let _turn = self.inner.subscription_write_turn().await?;
+            let (i, client, chunk) = (self.inner.clone(), client.to_owned(), chunk.to_vec());
+            let (done, full) = blocking(move || {
+                let ch = client_hash(&client);
+                let mut done = Vec::with_capacity(chunk.len());
+                for topic in &chunk {
+                    match i.state.subscribe(&client, &ch, topic, max_subscriptions)? {
+                        Some(new) => done.push(new),
+                        None => return Ok((done, true)),
+                    }
+                }
+                Ok((done, false))
+            })
+            .await?;
+            added.extend(done);
+            if full {
+                break;
+            }
+        }
+        Ok(added)
+    }
+
     async fn unsubscribe(&self, client: &str, topic: TopicKey) -> Result<bool> {
         self.inner.check_open()?;
+        let _turn = self.inner.subscription_write_turn().await?;
         let (i, ch) = (self.inner.clone(), client_hash(client));
         blocking(move || Ok(i.state.unsubscribe(&ch, &topic)?)).await
+    }
+
+    async fn unsubscribe_many(&self, client: &str, topics: &[TopicKey]) -> Result<()> {
+        self.inner.check_open()?;
+        for chunk in topics.chunks(WRITE_CHUNK) {
+            let _turn = self.inner.subscription_write_turn().await?;
+            let (i, ch, chunk) = (self.inner.clone(), client_hash(client), chunk.to_vec());
+            blocking(move || {
+                for topic in &chunk {
+                    i.state.unsubscribe(&ch, topic)?;
+                }
+                Ok(())
+            })
+            .await?;
+        }
+        Ok(())
     }
 
     async fn subscriptions(&self, client: &str) -> Result<Vec<TopicKey>> {
@@ -171,7 +235,8 @@ impl MailboxStore for DiskStore {
         // Refuse new work first; the store thread then answers queued
         // syncs, writes positions and makes everything durable.
         self.inner.closed.store(true, Ordering::Release);
-        self.inner.committer.close().await;
+        self.inner.log_lane.close().await;
+        self.inner.state_lane.close().await;
         Ok(())
     }
 

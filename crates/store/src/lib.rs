@@ -67,6 +67,14 @@ pub trait MailboxStore: Send + Sync + 'static {
     /// durable (group commit: many concurrent callers share one flush).
     async fn sync(&self) -> Result<()>;
 
+    /// Returns once every message appended before this call is durable;
+    /// subscriptions and positions need not be. A publish reply waits for
+    /// this only, so a backend that commits its message log apart from its
+    /// other state keeps publishes clear of subscription writes.
+    async fn sync_messages(&self) -> Result<()> {
+        self.sync().await
+    }
+
     /// Subscribes `client` to `topic`; returns whether it was newly added.
     /// Subscriptions persist until [`unsubscribe`](Self::unsubscribe).
     ///
@@ -80,9 +88,39 @@ pub trait MailboxStore: Send + Sync + 'static {
         max_subscriptions: usize,
     ) -> Result<bool>;
 
+    /// [`subscribe`](Self::subscribe) for each of `topics` in order, in
+    /// one step where the backend can: returns whether each was new. At the
+    /// first topic over the limit it stops, so the result is shorter than
+    /// `topics` (the topics before it stay subscribed).
+    async fn subscribe_many(
+        &self,
+        client: &str,
+        topics: &[TopicKey],
+        max_subscriptions: usize,
+    ) -> Result<Vec<bool>> {
+        let mut added = Vec::with_capacity(topics.len());
+        for topic in topics {
+            match self.subscribe(client, *topic, max_subscriptions).await {
+                Ok(new) => added.push(new),
+                Err(Error::SubscriptionLimit) => break,
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(added)
+    }
+
     /// Removes the subscription and also drops the `(client, topic)`
     /// delivery state; returns whether the subscription existed.
     async fn unsubscribe(&self, client: &str, topic: TopicKey) -> Result<bool>;
+
+    /// [`unsubscribe`](Self::unsubscribe) for each of `topics`, in one step
+    /// where the backend can.
+    async fn unsubscribe_many(&self, client: &str, topics: &[TopicKey]) -> Result<()> {
+        for topic in topics {
+            self.unsubscribe(client, *topic).await?;
+        }
+        Ok(())
+    }
 
     /// Every topic `client` is subscribed to, in topic-byte order.
     async fn subscriptions(&self, client: &str) -> Result<Vec<TopicKey>>;

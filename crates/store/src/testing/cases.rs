@@ -344,6 +344,28 @@ pub async fn subscription_limit_is_per_client_and_atomic(s: Store) {
     ));
 }
 
+/// A batch subscribe stops at the limit with the topics before it kept,
+/// and a batch unsubscribe frees them all.
+pub async fn batch_subscribe_stops_at_the_limit(s: Store) {
+    let (alice, _, _) = clients();
+    let first = topic();
+    assert!(s.subscribe(&alice, first, 4).await.unwrap());
+    let batch: Vec<TopicKey> = (0..5).map(|_| topic()).collect();
+    let mut with_known = vec![first];
+    with_known.extend(&batch);
+    let added = s.subscribe_many(&alice, &with_known, 4).await.unwrap();
+    assert_eq!(
+        added,
+        vec![false, true, true, true],
+        "stops at the 5th topic"
+    );
+    assert_eq!(s.subscription_count(&alice).await.unwrap(), 4);
+    s.unsubscribe_many(&alice, &with_known).await.unwrap();
+    assert_eq!(s.subscription_count(&alice).await.unwrap(), 0);
+    assert!(s.subscriptions(&alice).await.unwrap().is_empty());
+    assert_eq!(s.subscribe_many(&alice, &batch, 4).await.unwrap().len(), 4);
+}
+
 /// A page holds at most about 1 MiB of messages (the backends' default),
 /// whatever the count limit, and paging on from it loses nothing.
 pub async fn pages_are_bounded_in_bytes(s: Store) {

@@ -44,6 +44,7 @@ cases!(
     subscriptions_are_listed_counted_and_idempotent => 10_000,
     unsubscribe_drops_subscription_and_delivery_state => 10_000,
     subscription_limit_is_per_client_and_atomic => 10_000,
+    batch_subscribe_stops_at_the_limit => 10_000,
     pages_are_bounded_in_bytes => 10_000,
 );
 
