@@ -7,7 +7,7 @@
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use dashmap::DashMap;
 use parking_lot::Mutex;
@@ -45,6 +45,24 @@ impl TokenBucket {
         } else {
             false
         }
+    }
+
+    /// Takes `n` tokens whatever the bucket holds, down to a debt of one
+    /// burst (work that was already done).
+    pub fn charge(&mut self, n: u32, now: Instant) {
+        self.refill(now);
+        self.tokens = (self.tokens - f64::from(n)).max(-self.burst);
+    }
+
+    /// How long until the bucket holds `n` tokens (or is full, if `n` is
+    /// more than it holds).
+    pub fn wait_for(&mut self, n: u32, now: Instant) -> Duration {
+        self.refill(now);
+        let missing = f64::from(n).min(self.burst) - self.tokens;
+        if missing <= 0.0 || self.rate <= 0.0 {
+            return Duration::ZERO;
+        }
+        Duration::from_secs_f64(missing / self.rate)
     }
 
     /// Whether the bucket is full again (forgetting it then loses nothing).
@@ -126,6 +144,30 @@ impl ClientLimit {
         match &self.entry {
             None => true,
             Some(entry) => entry.bucket.lock().try_take_n(cost, Instant::now()),
+        }
+    }
+}
+
+impl ClientLimit {
+    /// Takes `cost` tokens for work already done (see [`TokenBucket::charge`]).
+    pub fn charge(&self, cost: u32) {
+        if let Some(entry) = &self.entry {
+            entry.bucket.lock().charge(cost, Instant::now());
+        }
+    }
+
+    /// How long until this socket's share of the refill could pay for a
+    /// request costing `cost`: the bucket's wait times the sockets that
+    /// share it, since they all wait for the same tokens (zero when
+    /// unlimited or when the bucket can pay now).
+    pub fn wait_for(&self, cost: u32) -> Duration {
+        match &self.entry {
+            None => Duration::ZERO,
+            Some(entry) => {
+                let sharing = entry.connections.load(Ordering::Acquire).max(1);
+                let wait = entry.bucket.lock().wait_for(cost, Instant::now());
+                wait.saturating_mul(u32::try_from(sharing).unwrap_or(u32::MAX))
+            }
         }
     }
 }

@@ -50,8 +50,12 @@ async fn rate_limit_holds_across_reconnects_batches_and_garbage() {
     c.close().await;
     tokio::time::sleep(Duration::from_millis(100)).await;
     let mut again = relay.client(&kp).await;
+    // Two tokens: more than the second or so since the bucket emptied refilled.
     let r = again
-        .request("irn_subscribe", json!({ "topic": topic() }))
+        .request(
+            "irn_batchSubscribe",
+            json!({ "topics": [topic(), topic()] }),
+        )
         .await;
     assert!(
         limited(&r),
@@ -154,7 +158,13 @@ fn rss_kib(pid: u32) -> u64 {
 /// a bounded amount (stated: under 64 MiB), not by 8 x 25 MiB.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fetch_and_replay_by_non_readers_cannot_exhaust_memory() {
-    let relay = TestRelay::with_env(&[("RELAYBOX_RATE_LIMIT_REQUESTS_PER_SEC", "0")]).await;
+    // Without request budgets (which would slow the attack down): what is
+    // tested here is the byte bounds alone.
+    let relay = TestRelay::with_env(&[
+        ("RELAYBOX_RATE_LIMIT_REQUESTS_PER_SEC", "0"),
+        ("RELAYBOX_RATE_LIMIT_REQUESTS_PER_SEC_PER_IP", "0"),
+    ])
+    .await;
     let t = topic();
     let mut publisher = relay.new_client().await;
     let body = "m".repeat(120 * 1024);
@@ -359,4 +369,80 @@ async fn the_largest_fetch_reply_is_sent_whole() {
         }
     }
     assert_eq!(got, 9);
+}
+
+/// A client that reads but never acks gets one push window of messages
+/// (64 KiB by default), not the whole mailbox: the relay holds nothing
+/// more for it. As it acks, the rest follows, in order and complete.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pushes_stop_at_the_window_until_acked() {
+    const N: usize = 40;
+    let relay = TestRelay::with_env(&[("RELAYBOX_RATE_LIMIT_REQUESTS_PER_SEC", "0")]).await;
+    let t = topic();
+    let mut sub = relay.new_client().await;
+    sub.auto_ack = false;
+    sub.subscribe(&t).await;
+    let mut publisher = relay.new_client().await;
+    let filler = "w".repeat(10 * 1024);
+    for i in 0..N {
+        publisher.publish(&t, &format!("{i:03}{filler}")).await;
+    }
+    let mut unacked = Vec::new();
+    while let Some(frame) = sub.next_push_frame(Duration::from_millis(500)).await {
+        unacked.push(frame);
+    }
+    let window = unacked.len();
+    assert!(
+        (6..=8).contains(&window),
+        "64 KiB of 10 KiB pushes is 7 (one more may fit): got {window}"
+    );
+    let mut got: Vec<String> = Vec::new();
+    while got.len() < N {
+        assert!(!unacked.is_empty(), "stalled after {} messages", got.len());
+        for frame in unacked.drain(..) {
+            got.push(frame["params"]["data"]["message"].as_str().unwrap()[..3].to_owned());
+            sub.ack(&frame["id"]).await;
+        }
+        while let Some(frame) = sub.next_push_frame(Duration::from_millis(500)).await {
+            unacked.push(frame);
+        }
+    }
+    let expected: Vec<String> = (0..N).map(|i| format!("{i:03}")).collect();
+    assert_eq!(got, expected, "every message once, in order");
+}
+
+/// A client that ignores 3001 and keeps flooding is not read until its
+/// bucket refills: the relay answers a few frames per pause, not every
+/// frame it is sent.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flood_past_the_limit_is_left_unread() {
+    let relay = TestRelay::with_env(&[
+        ("RELAYBOX_RATE_LIMIT_REQUESTS_PER_SEC", "1"),
+        ("RELAYBOX_RATE_LIMIT_BURST", "10"),
+        ("RELAYBOX_LIMITS_MAX_BATCH", "10"),
+    ])
+    .await;
+    let mut c = relay.new_client().await;
+    for id in 1..=200 {
+        let req = json!({"id": id, "jsonrpc": "2.0", "method": "irn_subscribe", "params": {"topic": topic()}});
+        c.raw_send(&req.to_string()).await;
+    }
+    let started = std::time::Instant::now();
+    let (mut ok, mut limited) = (0u64, 0u64);
+    while let Some(frame) = c.recv_frame(Duration::from_millis(1500)).await {
+        match frame["error"]["code"].as_i64() {
+            Some(3001) => limited += 1,
+            Some(other) => panic!("unexpected error {other}: {frame}"),
+            None => ok += 1,
+        }
+    }
+    // Answers are bounded by time (the burst, the refill, one refusal per
+    // pause), not by the 200 frames sent.
+    let secs = started.elapsed().as_secs() + 1;
+    assert!(ok >= 10 && ok <= 10 + secs, "{ok} served in {secs} s");
+    assert!(
+        limited >= 1 && limited <= 2 * secs,
+        "{limited} refusals in {secs} s: the socket must be left unread between them"
+    );
+    assert!(ok + limited < 100, "most of the flood was never read");
 }

@@ -184,26 +184,35 @@ async fn many_keys_on_one_address_share_a_request_budget() {
         ("RELAYBOX_LIMITS_HANDSHAKES_PER_IP_PER_SEC", "0"),
     ])
     .await;
-    let mut limited = 0;
+    let started = std::time::Instant::now();
+    let (mut served, mut limited) = (0u64, 0u64);
     for _ in 0..5 {
         let ws = upgrade_from(&relay, "127.0.0.11", &Keypair::generate())
             .await
             .unwrap();
         let mut c = TestClient::new(ws, &Keypair::generate());
         for _ in 0..4 {
-            if let Err(e) = c
+            match c
                 .request("irn_subscribe", json!({ "topic": topic() }))
                 .await
             {
-                assert_eq!(code_tag(&e), (3001, "TooManyRequests".into()));
-                limited += 1;
+                Ok(_) => served += 1,
+                Err(e) => {
+                    assert_eq!(code_tag(&e), (3001, "TooManyRequests".into()));
+                    limited += 1;
+                }
             }
         }
     }
-    assert_eq!(
-        limited, 10,
-        "20 requests from 5 keys on one address, budget 10"
+    // A refused socket is not read for a while, so later requests may find
+    // tokens refilled: the bound is the burst plus the refill meanwhile.
+    let refill = started.elapsed().as_secs() + 1;
+    assert!(
+        served <= 10 + refill,
+        "20 requests from 5 keys on one address, budget 10 + 1/s: {served} served in {:?}",
+        started.elapsed()
     );
+    assert!(limited >= 1, "{served} served, none refused");
     let ws = upgrade_from(&relay, "127.0.0.12", &Keypair::generate())
         .await
         .unwrap();

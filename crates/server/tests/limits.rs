@@ -150,7 +150,15 @@ async fn oversized_frame_closes_with_1009() {
 #[tokio::test]
 async fn slow_consumer_is_disconnected_and_loses_nothing() {
     const N: usize = 80;
-    let relay = TestRelay::with_env(&[("RELAYBOX_LIMITS_SEND_QUEUE", "4")]).await;
+    // A consumer that stops reading stops acking too: either its full push
+    // window or its stuck writes close it after the stall period.
+    let relay = TestRelay::with_env(&[
+        ("RELAYBOX_LIMITS_SEND_QUEUE", "4"),
+        ("RELAYBOX_WEBSOCKET_WRITE_STALL_MS", "2000"),
+        ("RELAYBOX_RATE_LIMIT_REQUESTS_PER_SEC", "0"),
+        ("RELAYBOX_RATE_LIMIT_REQUESTS_PER_SEC_PER_IP", "0"),
+    ])
+    .await;
     let t = topic();
     let kp = Keypair::generate();
     let mut slow = TestClient::connect_small_buffer(&relay.url(), &kp).await;

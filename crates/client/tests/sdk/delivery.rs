@@ -136,7 +136,12 @@ async fn fetch_pages_follow_has_more() {
 
 #[tokio::test]
 async fn batch_subscribe_beyond_500_topics_is_chunked() {
-    let relay = TestRelay::start().await;
+    // Thousands of topics at once are beyond the default request bursts.
+    let relay = TestRelay::start_with(|c| {
+        c.rate_limit.burst = 10_000;
+        c.rate_limit.burst_per_ip = 10_000;
+    })
+    .await;
     let alice = client(&relay).await;
     let bob = client(&relay).await;
     let topics: Vec<Topic> = (0..1201).map(|_| random_topic()).collect();

@@ -64,6 +64,7 @@ pub struct LimitsConfig {
     pub max_messages_per_topic: usize,
     pub send_queue: usize,
     pub max_in_flight: usize,
+    pub push_window_bytes: usize,
     pub fetch_page: usize,
     pub page_bytes: usize,
     pub max_connections: usize,
@@ -203,8 +204,9 @@ impl Default for LimitsConfig {
             max_messages_per_topic: 10_000,
             send_queue: 1024,
             max_in_flight: 4096,
+            push_window_bytes: 64 * 1024,
             fetch_page: 500,
-            page_bytes: 256 * 1024,
+            page_bytes: 136 * 1024,
             max_connections: 50_000,
             max_connections_per_ip: 500,
             max_connections_per_client: 16,
@@ -217,10 +219,10 @@ impl Default for LimitsConfig {
 impl Default for RateLimitConfig {
     fn default() -> Self {
         RateLimitConfig {
-            requests_per_sec: 2000,
-            burst: 4000,
-            requests_per_sec_per_ip: 20_000,
-            burst_per_ip: 40_000,
+            requests_per_sec: 200,
+            burst: 1000,
+            requests_per_sec_per_ip: 1000,
+            burst_per_ip: 1000,
         }
     }
 }

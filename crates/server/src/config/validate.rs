@@ -67,6 +67,7 @@ impl Config {
             ("max_messages_per_topic", l.max_messages_per_topic),
             ("send_queue", l.send_queue),
             ("max_in_flight", l.max_in_flight),
+            ("push_window_bytes", l.push_window_bytes),
             ("fetch_page", l.fetch_page),
         ] {
             if v == 0 {

@@ -28,6 +28,10 @@ pub struct TopicState {
     pub(super) replaying: bool,
     /// The topic is in the replay queue.
     pub(super) queued: bool,
+    /// Unregistered from the hub while the push window is full (live
+    /// notifications would only be dropped); the next replay step
+    /// registers it again before it reads the store.
+    pub(super) detached: bool,
     /// `sha256(topic + client_id)`, computed once.
     pub(super) subscription_id: Arc<str>,
 }
@@ -37,11 +41,31 @@ pub struct TopicState {
 pub struct Following {
     pub(super) topics: HashMap<TopicKey, TopicState>,
     pub(super) replay_queue: VecDeque<TopicKey>,
-    /// Push rpc id -> (topic, seq), oldest first so the oldest is dropped when
-    /// the map is full (that message simply stays pending in the store).
-    pub(super) in_flight: BTreeMap<u64, (TopicKey, u64)>,
+    /// Push rpc id -> what it carried, oldest first so the oldest is dropped
+    /// when the map is full (that message simply stays pending in the store).
+    pub(super) in_flight: BTreeMap<u64, InFlight>,
+    /// Frame bytes of the pushes in `in_flight`: the flow-control window's use.
+    pub(super) unacked_bytes: usize,
+    /// When the window last became full (cleared when it opens again).
+    pub(super) window_full_since: Option<std::time::Instant>,
     /// Acks received in this loop turn, applied to the store in one go.
     pub(super) acks: Vec<(TopicKey, u64)>,
+}
+
+/// One push awaiting the client's ack.
+#[derive(Debug)]
+pub(super) struct InFlight {
+    topic: TopicKey,
+    seq: u64,
+    bytes: usize,
+}
+
+impl Following {
+    /// Forgets a push (acked, refused or dropped) and gives its bytes back
+    /// to the window.
+    fn settle(&mut self, push: &InFlight) {
+        self.unacked_bytes = self.unacked_bytes.saturating_sub(push.bytes);
+    }
 }
 
 pub fn topic_of(key: &TopicKey) -> Topic {
@@ -57,24 +81,32 @@ impl Session {
     /// are held back until the next replay, which the caller queues once it
     /// has answered the request (result first, then the pushes).
     pub fn track(&mut self, key: TopicKey) {
-        let client = self.client_id.clone();
-        let state = self.following.topics.entry(key).or_insert_with(|| {
-            self.relay.hub.register(
-                key,
-                Subscriber {
-                    conn_id: self.conn_id,
-                    tx: self.tx.clone(),
-                    kick: self.kick.clone(),
-                },
-            );
-            TopicState {
+        if !self.following.topics.contains_key(&key) {
+            self.attach(key);
+            let state = TopicState {
                 last_seq: 0,
                 replaying: false,
                 queued: false,
-                subscription_id: subscription_id(&topic_of(&key), &client).into(),
-            }
-        });
-        state.replaying = true;
+                detached: false,
+                subscription_id: subscription_id(&topic_of(&key), &self.client_id).into(),
+            };
+            self.following.topics.insert(key, state);
+        }
+        if let Some(state) = self.following.topics.get_mut(&key) {
+            state.replaying = true;
+        }
+    }
+
+    /// Registers this socket with the hub for `key`'s live notifications.
+    fn attach(&self, key: TopicKey) {
+        self.relay.hub.register(
+            key,
+            Subscriber {
+                conn_id: self.conn_id,
+                tx: self.tx.clone(),
+                kick: self.kick.clone(),
+            },
+        );
     }
 
     /// Queues a replay of what is pending for `key` since this socket's position.
@@ -123,6 +155,7 @@ impl Session {
     pub fn on_wake_up(&mut self, d: WakeUp) {
         let key = d.message.topic;
         let push = self.should_push(&d.message);
+        let window_open = self.window_open();
         let Some(state) = self.following.topics.get_mut(&key) else {
             return;
         };
@@ -130,9 +163,20 @@ impl Session {
         if state.replaying || seq <= state.last_seq {
             return;
         }
+        if push && !window_open {
+            // The client has too much unacknowledged: the store has the
+            // message and a replay sends it once acks open the window. Until
+            // then live notifications for the topic are of no use.
+            if !state.detached {
+                state.detached = true;
+                self.relay.hub.unregister(&key, self.conn_id);
+            }
+            self.queue_replay(key);
+            return;
+        }
         if d.prev_seq > state.last_seq {
             // Something between what we sent and this message was not
-            // announced to us: the store knows, so replay from it.
+            // announced to us: the store has it, so replay from it.
             self.queue_replay(key);
             return;
         }
@@ -158,12 +202,38 @@ impl Session {
             tag: m.tag,
             attestation: m.attestation.as_ref().map(|a| a.to_string()),
         };
-        self.outbox.push(subscription_frame(id, sub_id, &data));
-        let inflight = &mut self.following.in_flight;
-        inflight.insert(id, (m.topic, m.seq));
-        while inflight.len() > self.relay.config.limits.max_in_flight {
-            inflight.pop_first();
+        let frame = subscription_frame(id, sub_id, &data);
+        let bytes = frame.len();
+        self.outbox.push(frame);
+        let following = &mut self.following;
+        following.unacked_bytes += bytes;
+        following.in_flight.insert(
+            id,
+            InFlight {
+                topic: m.topic,
+                seq: m.seq,
+                bytes,
+            },
+        );
+        while following.in_flight.len() > self.relay.config.limits.max_in_flight {
+            if let Some((_, dropped)) = following.in_flight.pop_first() {
+                following.settle(&dropped);
+            }
         }
+        if !self.window_open() && self.following.window_full_since.is_none() {
+            self.following.window_full_since = Some(std::time::Instant::now());
+        }
+    }
+
+    /// Whether the client's unacknowledged pushes leave room for another.
+    pub fn window_open(&self) -> bool {
+        self.following.unacked_bytes < self.relay.config.limits.push_window_bytes
+    }
+
+    /// Since when the push window has been full, if it is (a client that
+    /// stopped acking is closed after a while).
+    pub fn window_full_since(&self) -> Option<std::time::Instant> {
+        self.following.window_full_since
     }
 
     /// Runs one page of the oldest queued replay. Returns false when none is queued.
@@ -176,6 +246,11 @@ impl Session {
         };
         state.queued = false;
         let after = state.last_seq;
+        if std::mem::take(&mut state.detached) {
+            // Before the store is read: whatever is published after the read
+            // is then announced.
+            self.attach(key);
+        }
         let page_size = self.relay.config.limits.fetch_page;
         let page = match self
             .relay
@@ -194,11 +269,30 @@ impl Session {
             return true;
         };
         let sub_id = state.subscription_id.clone();
+        // Push in order while the window has room; where it fills, the
+        // topic goes back in the queue and continues from there.
         let mut last = after;
+        let mut cut = false;
+        let mut pushed = 0;
         for m in &page.messages {
+            if m.seq <= after {
+                continue;
+            }
+            if !self.window_open() {
+                cut = true;
+                break;
+            }
+            if self.should_push(m) {
+                self.push(&sub_id, m);
+                pushed += 1;
+            }
             last = last.max(m.seq);
         }
-        if page.has_more {
+        crate::metrics::delivered("replay", pushed);
+        let Some(state) = self.following.topics.get_mut(&key) else {
+            return true;
+        };
+        if cut || page.has_more {
             state.last_seq = last;
             state.queued = true;
             self.following.replay_queue.push_back(key);
@@ -206,23 +300,20 @@ impl Session {
             state.last_seq = last.max(page.last_seq);
             state.replaying = false;
         }
-        let mut pushed = 0;
-        for m in &page.messages {
-            if m.seq > after && self.should_push(m) {
-                self.push(&sub_id, m);
-                pushed += 1;
-            }
-        }
-        crate::metrics::delivered("replay", pushed);
         true
     }
 
     /// Records the client's `result` for a push.
     pub fn on_push_result(&mut self, id: u64, ok: bool) {
-        if let Some((topic, seq)) = self.following.in_flight.remove(&id) {
+        let following = &mut self.following;
+        if let Some(push) = following.in_flight.remove(&id) {
+            following.settle(&push);
             if ok {
-                self.following.acks.push((topic, seq));
+                following.acks.push((push.topic, push.seq));
             }
+        }
+        if self.window_open() {
+            self.following.window_full_since = None;
         }
     }
 

@@ -14,13 +14,25 @@ use relaybox_store::TopicKey;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
+mod budget;
 pub mod following;
 pub mod rpc;
 
+pub use budget::size_cost;
+use budget::Budget;
+
 use crate::hub::WakeUp;
-use crate::ratelimit::ClientLimit;
 use crate::relay::Relay;
 use following::Following;
+
+/// What a reply waits to be durable for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Durable {
+    /// Everything the store wrote so far (subscriptions, positions, messages).
+    All,
+    /// The messages appended so far.
+    Messages,
+}
 
 /// A reply whose frame may only be sent once the store has made the request durable.
 pub struct SyncDone {
@@ -45,9 +57,8 @@ pub struct Session {
     tx: mpsc::Sender<WakeUp>,
     /// Cancelled by the hub when `tx` overflows.
     kick: CancellationToken,
-    limit: ClientLimit,
-    /// The client IP's shared budget.
-    ip_limit: ClientLimit,
+    /// The client's and its IP's request budget.
+    budget: Budget,
     /// Topics the request being handled subscribed to; replayed after its reply.
     subscribed: Vec<TopicKey>,
     /// When the client's last-seen time was last recorded.
@@ -74,8 +85,7 @@ impl Session {
             after_sync: FuturesUnordered::new(),
             tx,
             kick: CancellationToken::new(),
-            limit,
-            ip_limit,
+            budget: Budget::new(limit, ip_limit),
             subscribed: Vec::new(),
             touched_at: Instant::now(),
         }
@@ -119,15 +129,32 @@ impl Session {
         self.after_sync.next()
     }
 
-    /// Whether a replay page is waiting to run.
+    /// Whether a replay page is waiting to run and the push window has
+    /// room for it.
     pub fn replay_queued(&self) -> bool {
-        !self.following.replay_queue.is_empty()
+        !self.following.replay_queue.is_empty() && self.window_open()
     }
 
-    /// Takes `cost` tokens from the client's and its IP's buckets; false
-    /// (and nothing taken from the IP) when the client's bucket is short.
-    pub(crate) fn allow(&self, cost: u32) -> bool {
-        self.limit.allow(cost) && self.ip_limit.allow(cost)
+    /// Takes `cost` tokens from the client's and its IP's buckets (see
+    /// [`Budget::allow`]).
+    pub(crate) fn allow(&mut self, cost: u32) -> bool {
+        self.budget.allow(cost)
+    }
+
+    /// Whether the budget cannot pay even `cost` now (see
+    /// [`Budget::refuse_early`]).
+    pub(crate) fn refuse_early(&mut self, cost: u32) -> bool {
+        self.budget.refuse_early(cost)
+    }
+
+    /// Takes `cost` tokens for work already done (see [`Budget::charge`]).
+    pub(crate) fn charge(&mut self, cost: u32) {
+        self.budget.charge(cost);
+    }
+
+    /// Until when this socket is not read (it was refused for its rate).
+    pub fn paused_until(&self) -> Option<Instant> {
+        self.budget.paused_until()
     }
 
     /// Whether a long-lived connection should record its client as seen
@@ -149,8 +176,15 @@ impl Session {
         }
     }
 
-    /// Queues `frame` to be sent once everything done so far is durable, then replays `replay`.
-    pub fn reply_after_sync(&mut self, id: RequestId, frame: String, replay: Vec<TopicKey>) {
+    /// Queues `frame` to be sent once what `durable` names is durable, then
+    /// replays `replay`.
+    pub fn reply_after_sync(
+        &mut self,
+        id: RequestId,
+        frame: String,
+        replay: Vec<TopicKey>,
+        durable: Durable,
+    ) {
         let store = self.relay.store.clone();
         self.after_sync.push(Box::pin(async move {
             let started = Instant::now();
@@ -158,7 +192,10 @@ impl Session {
             // store thread for the commit costs a system call, and their
             // pushes should not wait for it.
             tokio::task::yield_now().await;
-            let result = store.sync().await;
+            let result = match durable {
+                Durable::All => store.sync().await,
+                Durable::Messages => store.sync_messages().await,
+            };
             crate::metrics::store_sync(started.elapsed());
             SyncDone {
                 id,

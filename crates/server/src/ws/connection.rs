@@ -25,6 +25,9 @@ use crate::session::Session;
 const DELIVERY_BURST: usize = 256;
 /// Most incoming frames handled in one wake-up before the socket is written.
 const FRAME_BURST: usize = 64;
+/// Bytes of frames handled in one turn before the task yields, so that a
+/// client sending large frames cannot hold a worker for long.
+const BURST_BYTES: usize = 32 * 1024;
 
 fn close(code: u16, reason: &str) -> CloseFrame {
     CloseFrame {
@@ -104,17 +107,26 @@ pub async fn run<S>(
                 break;
             }
         }
+        let window_full_since = session.window_full_since();
+        let paused_until = session.paused_until();
         tokio::select! {
             biased;
             _ = shutdown.cancelled() => close_frame = Some(close(1001, "server shutting down")),
             _ = kick.cancelled() => close_frame = Some(close(1013, "send queue full, reconnect")),
-            frame = stream.next() => {
+            // Paused after a refusal for its rate: leave its frames in the
+            // socket until the pause is over.
+            _ = pause_over(paused_until), if paused_until.is_some() => {}
+            frame = stream.next(), if paused_until.is_none() => {
                 last_heard = Instant::now();
                 let mut frame = frame;
                 // Frames already read are handled together, so their replies
                 // leave in one write instead of one system call each.
                 let mut burst = 0;
+                let mut burst_bytes = 0;
                 loop {
+                    if let Some(Ok(m)) = &frame {
+                        burst_bytes += m.len();
+                    }
                     match frame {
                         None => break 'conn,
                         // Boxed: the request handlers' state is large and short-lived, and
@@ -135,7 +147,13 @@ pub async fn run<S>(
                         }
                     }
                     burst += 1;
-                    if burst >= FRAME_BURST {
+                    if burst >= FRAME_BURST || session.paused_until().is_some() {
+                        break;
+                    }
+                    if burst_bytes >= BURST_BYTES {
+                        // Large frames cost parsing time: let the other
+                        // sockets on this worker run before reading more.
+                        tokio::task::yield_now().await;
                         break;
                     }
                     match stream.next().now_or_never() {
@@ -174,6 +192,13 @@ pub async fn run<S>(
                     session.touch().await;
                 }
             }
+            // A client that stopped acking holds a full push window; free
+            // its socket after the stall period, as for one that stopped reading.
+            _ = window_stalled(window_full_since, write_stall) => {
+                tracing::debug!("push window full for the stall period; closing the socket");
+                crate::metrics::slow_consumer();
+                close_frame = Some(close(1013, "not acknowledging, reconnect"));
+            }
             _ = std::future::ready(()), if session.replay_queued() => {
                 Box::pin(session.replay_step()).await;
             }
@@ -195,4 +220,19 @@ pub async fn run<S>(
     session.touch().await;
     crate::metrics::connection_closed();
     tracing::debug!("client disconnected");
+}
+
+/// Resolves `stall` after `full_since`; never when the window is open.
+async fn window_stalled(full_since: Option<Instant>, stall: Duration) {
+    match full_since {
+        Some(since) => tokio::time::sleep_until((since + stall).into()).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Resolves when a reading pause ends.
+async fn pause_over(until: Option<Instant>) {
+    if let Some(until) = until {
+        tokio::time::sleep_until(until.into()).await;
+    }
 }

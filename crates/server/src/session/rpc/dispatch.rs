@@ -8,7 +8,7 @@ use relaybox_proto::{
 };
 
 use crate::session::following::key_of;
-use crate::session::Session;
+use crate::session::{size_cost, Durable, Session};
 
 /// How a handler wants its result sent.
 pub enum Reply {
@@ -17,15 +17,29 @@ pub enum Reply {
     /// Send this result frame once the store is durable. Topics the request
     /// subscribed to are replayed after it (see `Session::subscribed`).
     AfterSync(String),
+    /// Send this result frame once the messages appended so far are
+    /// durable (publishes: they wrote nothing else).
+    AfterMessagesSync(String),
 }
 
 impl Session {
     /// Handles one text frame from the client.
     pub async fn handle_text(&mut self, text: &str) {
+        let size_cost = size_cost(text.len());
+        // A large frame the budget cannot pay is not even parsed. Small ones
+        // (acks among them, which must get through) are cheap to parse.
+        if size_cost > 0 && self.refuse_early(1 + size_cost) {
+            // Not parsed, so the id is unknown: answered as for an
+            // unreadable request.
+            let error = ErrorKind::TooManyRequests.to_error_data(None);
+            crate::metrics::rpc_error(error.code);
+            self.outbox.push(error_frame(None, &error));
+            return;
+        }
         match parse_incoming(text, &self.relay.limits) {
             Err(rejected) => {
                 // Rejected frames cost a token too: flooding garbage is not free.
-                let error = if self.allow(1) {
+                let error = if self.allow(1 + size_cost) {
                     rejected.error
                 } else {
                     ErrorKind::TooManyRequests.to_error_data(None)
@@ -36,7 +50,7 @@ impl Session {
             Ok(Incoming::Response(response)) => {
                 self.on_push_result(response.id.value(), response.result.is_ok());
             }
-            Ok(Incoming::Request(request)) => self.handle_request(request).await,
+            Ok(Incoming::Request(request)) => self.handle_request(request, size_cost).await,
         }
     }
 
@@ -51,11 +65,13 @@ impl Session {
         self.outbox.push(error_frame(None, &err));
     }
 
-    pub async fn handle_request(&mut self, request: Request) {
+    /// Handles one request; `size_cost` is what its frame costs for its size
+    /// on top of its item count.
+    pub async fn handle_request(&mut self, request: Request, size_cost: u32) {
         let started = Instant::now();
         let method = request.params.method();
         let id = request.id;
-        let outcome = if self.allow(request.params.cost()) {
+        let outcome = if self.allow(request.params.cost().saturating_add(size_cost)) {
             self.dispatch(&id, request.params).await
         } else {
             Err(ErrorKind::TooManyRequests.to_error_data(None))
@@ -65,7 +81,12 @@ impl Session {
         // back until its replay has run.
         let subscribed = std::mem::take(&mut self.subscribed);
         match outcome {
-            Ok(Reply::AfterSync(frame)) => self.reply_after_sync(id, frame, subscribed),
+            Ok(Reply::AfterSync(frame)) => {
+                self.reply_after_sync(id, frame, subscribed, Durable::All)
+            }
+            Ok(Reply::AfterMessagesSync(frame)) => {
+                self.reply_after_sync(id, frame, subscribed, Durable::Messages)
+            }
             Ok(Reply::Now(frame)) => {
                 self.outbox.push(frame);
                 self.replay_from_acked(subscribed);
@@ -89,13 +110,13 @@ impl Session {
         match params {
             Params::Publish(p) => {
                 self.publish(p).await?;
-                Ok(Reply::AfterSync(ok(&yes)))
+                Ok(Reply::AfterMessagesSync(ok(&yes)))
             }
             Params::BatchPublish(b) => {
                 for p in b.messages {
                     self.publish(p).await?;
                 }
-                Ok(Reply::AfterSync(ok(&yes)))
+                Ok(Reply::AfterMessagesSync(ok(&yes)))
             }
             Params::Subscribe(s) | Params::SubscribeBlocking(s) => {
                 let sub_id = self.subscribe(&s.topic).await?;
@@ -118,9 +139,8 @@ impl Session {
                 Ok(Reply::AfterSync(ok(&yes)))
             }
             Params::BatchUnsubscribe(b) => {
-                for u in &b.subscriptions {
-                    self.unsubscribe(&u.topic).await?;
-                }
+                let topics: Vec<_> = b.subscriptions.iter().map(|u| u.topic).collect();
+                self.batch_unsubscribe(&topics).await?;
                 Ok(Reply::AfterSync(ok(&yes)))
             }
             Params::FetchMessages(f) => {

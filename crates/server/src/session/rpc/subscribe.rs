@@ -26,9 +26,22 @@ impl Session {
         &mut self,
         topics: &[Topic],
     ) -> Result<Vec<String>, ErrorData> {
-        let mut ids = Vec::with_capacity(topics.len());
-        for topic in topics {
-            ids.push(self.subscribe(topic).await?);
+        let keys: Vec<_> = topics.iter().map(key_of).collect();
+        let max = self.relay.config.limits.max_subscriptions_per_client;
+        let added = self
+            .relay
+            .store
+            .subscribe_many(&self.client_id, &keys, max)
+            .await
+            .map_err(storage_error)?;
+        let mut ids = Vec::with_capacity(added.len());
+        for (topic, key) in topics.iter().zip(keys).take(added.len()) {
+            self.track(key);
+            self.subscribed.push(key);
+            ids.push(subscription_id(topic, &self.client_id));
+        }
+        if added.len() < topics.len() {
+            return Err(storage_error(relaybox_store::Error::SubscriptionLimit));
         }
         Ok(ids)
     }
@@ -42,6 +55,18 @@ impl Session {
             .await
             .map_err(storage_error)?;
         Ok(())
+    }
+
+    pub(crate) async fn batch_unsubscribe(&mut self, topics: &[Topic]) -> Result<(), ErrorData> {
+        let keys: Vec<_> = topics.iter().map(key_of).collect();
+        for key in &keys {
+            self.unfollow(key);
+        }
+        self.relay
+            .store
+            .unsubscribe_many(&self.client_id, &keys)
+            .await
+            .map_err(storage_error)
     }
 
     /// Returns up to one page of what the client has neither acknowledged nor
@@ -86,6 +111,8 @@ impl Session {
             }));
         }
         crate::metrics::delivered("fetch", messages.len() as u64);
+        // What the reply carries is paid for like what a request carries.
+        self.charge(crate::session::size_cost(bytes));
         Ok(FetchMessagesResult { messages, has_more })
     }
 }
