@@ -35,6 +35,33 @@ pub async fn connect(to: impl IntoClientRequest + Unpin) -> anyhow::Result<Ws> {
     }
 }
 
+/// [`connect`] from the local address `source` when given (the relay's
+/// per-IP limits then see each source as its own client address).
+pub async fn connect_from(url: &str, source: Option<std::net::IpAddr>) -> anyhow::Result<Ws> {
+    let Some(source) = source else {
+        return connect(url).await;
+    };
+    let fut = async {
+        let host = url.strip_prefix("ws://").unwrap_or(url);
+        let host = &host[..host.find('/').unwrap_or(host.len())];
+        let stream = tcp_from(host, Some(source))
+            .await
+            .map_err(|e| anyhow!(format!("io_{:?}", e.kind()).to_lowercase()))?;
+        let _ = stream.set_nodelay(true);
+        let (ws, _response) = tokio_tungstenite::client_async_with_config(
+            url,
+            MaybeTlsStream::Plain(stream),
+            Some(client_config()),
+        )
+        .await
+        .map_err(|e| anyhow!(error_kind(&e)).context(e.to_string()))?;
+        anyhow::Ok(ws)
+    };
+    tokio::time::timeout(CONNECT_TIMEOUT, fut)
+        .await
+        .map_err(|_| anyhow!("connect_timeout"))?
+}
+
 fn client_config() -> WebSocketConfig {
     // tungstenite zero-fills its whole read buffer on every read: the
     // 128 KiB default costs more than the frames, so keep it small.

@@ -17,7 +17,7 @@ pub async fn run(ctx: &Ctx<'_>) -> anyhow::Result<WorkerResult> {
     let url = spec.url.clone();
     let mine: Vec<usize> = spec.share(load.connections).collect();
     let subs = spawn_bounded(mine, load.concurrency, |_| {
-        subscribe_new(url.clone(), topic)
+        subscribe_new(url.clone(), topic, None)
     })
     .await;
     let mut res = WorkerResult::default();
@@ -30,7 +30,7 @@ pub async fn run(ctx: &Ctx<'_>) -> anyhow::Result<WorkerResult> {
     }
     res.count("subscribers", sockets.len() as u64);
     let publ = if spec.index == 0 {
-        Some(connect_new(url.clone()).await?)
+        Some(connect_new(url.clone(), None).await?)
     } else {
         None
     };

@@ -2,6 +2,8 @@
 //! publisher and subscriber of a pair are distinct clients (a relay never
 //! echoes a message to its publisher) and live in the same worker.
 
+use std::net::IpAddr;
+
 use relaybox_proto::Topic;
 use tokio::sync::watch;
 
@@ -17,9 +19,13 @@ use crate::stats::WorkerResult;
 pub type Subscribed = (Ws, Vec<String>);
 
 /// Connects as a fresh client and subscribes to `topic`.
-pub async fn subscribe_new(url: String, topic: Topic) -> anyhow::Result<Subscribed> {
+pub async fn subscribe_new(
+    url: String,
+    topic: Topic,
+    source: Option<IpAddr>,
+) -> anyhow::Result<Subscribed> {
     let id = Identity::new(&url);
-    let mut ws = conn::connect(&id.url).await?;
+    let mut ws = conn::connect_from(&id.url, source).await?;
     let early = conn::call(
         &mut ws,
         publisher::FIRST_ID - 1,
@@ -29,9 +35,9 @@ pub async fn subscribe_new(url: String, topic: Topic) -> anyhow::Result<Subscrib
     Ok((ws, early))
 }
 
-/// Connects as a fresh client.
-pub async fn connect_new(url: String) -> anyhow::Result<Ws> {
-    conn::connect(&Identity::new(&url).url).await
+/// Connects as a fresh client, from `source` when given.
+pub async fn connect_new(url: String, source: Option<IpAddr>) -> anyhow::Result<Ws> {
+    conn::connect_from(&Identity::new(&url).url, source).await
 }
 
 /// One pair, connected and subscribed, waiting for the load.
@@ -52,6 +58,14 @@ pub async fn run(ctx: &Ctx<'_>) -> anyhow::Result<WorkerResult> {
 /// Connects this worker's share of the pairs; failures are counted as
 /// `setup_<kind>` errors, the pairs made as the `pairs` counter.
 pub async fn setup(spec: &WorkerSpec) -> (Vec<Pair>, WorkerResult) {
+    setup_from(spec, |_| None).await
+}
+
+/// [`setup`], each pair's two sockets from `source(pair index)`.
+pub async fn setup_from(
+    spec: &WorkerSpec,
+    source: fn(usize) -> Option<IpAddr>,
+) -> (Vec<Pair>, WorkerResult) {
     let load = &spec.load;
     let mine: Vec<usize> = spec.share(load.connections).collect();
     let url = spec.url.clone();
@@ -59,8 +73,8 @@ pub async fn setup(spec: &WorkerSpec) -> (Vec<Pair>, WorkerResult) {
         let url = url.clone();
         async move {
             let topic = random_topic();
-            let sub = subscribe_new(url.clone(), topic).await?;
-            let publ = connect_new(url).await?;
+            let sub = subscribe_new(url.clone(), topic, source(index)).await?;
+            let publ = connect_new(url, source(index)).await?;
             anyhow::Ok(Pair {
                 index,
                 topic,

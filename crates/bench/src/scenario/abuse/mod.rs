@@ -24,7 +24,7 @@ pub async fn run(ctx: &Ctx<'_>) -> anyhow::Result<WorkerResult> {
     let load = &spec.load;
     let mut res = WorkerResult::default();
     if !load.no_baseline {
-        let (pairs, setup) = pairs::setup(spec).await;
+        let (pairs, setup) = pairs::setup_from(spec, normal_source).await;
         let timing = ctx.start_timed_as("baseline", "baseline_window").await?;
         let mut baseline = pairs::drive(pairs, load, timing).await?;
         baseline.merge(&setup);
@@ -32,7 +32,7 @@ pub async fn run(ctx: &Ctx<'_>) -> anyhow::Result<WorkerResult> {
     }
 
     ctx.barrier("abusers").await?;
-    let (pairs, setup) = pairs::setup(spec).await;
+    let (pairs, setup) = pairs::setup_from(spec, normal_source).await;
     res.merge(&setup);
     let topics = victims::topics(spec);
     let (helpers, setup) = victims::setup_helpers(spec, &topics).await;
@@ -87,6 +87,12 @@ fn prefixed(r: &WorkerResult, prefix: &str) -> WorkerResult {
 /// request budget) apply to them as to Internet clients, while the normal
 /// pairs on 127.0.0.1 keep their own budget.
 pub(crate) const HOSTILE_NET: u8 = 2;
+/// The normal pairs stand for as many users: each pair connects from its
+/// own address (127.0.1.<n>, 250 of them), as the users of a public relay
+/// would, so one address's request budget is one pair's.
+pub(crate) const NORMAL_NET: u8 = 1;
+/// The helpers that publish on the victim topics, one address each.
+pub(crate) const HELPER_NET: u8 = 4;
 pub(crate) const NONREADER_NET: u8 = 3;
 
 pub(crate) fn abuser_source(index: usize, net: u8) -> Option<std::net::IpAddr> {
@@ -95,6 +101,15 @@ pub(crate) fn abuser_source(index: usize, net: u8) -> Option<std::net::IpAddr> {
         0,
         net,
         1 + (index % 8) as u8,
+    )))
+}
+
+fn normal_source(pair: usize) -> Option<std::net::IpAddr> {
+    Some(std::net::IpAddr::V4(std::net::Ipv4Addr::new(
+        127,
+        0,
+        NORMAL_NET,
+        1 + (pair % 250) as u8,
     )))
 }
 

@@ -48,7 +48,10 @@ pub async fn setup_helpers(spec: &WorkerSpec, topics: &[Topic]) -> (Vec<Ws>, Wor
         return (helpers, res);
     }
     for (i, topic) in topics.iter().enumerate() {
-        let mut ws = match connect_new(spec.url.clone()).await {
+        // Each helper is its own user on its own address (a relay's per-IP
+        // budget would not let one address store every backlog at once).
+        let source = super::abuser_source(i, super::HELPER_NET);
+        let mut ws = match connect_new(spec.url.clone(), source).await {
             Ok(ws) => ws,
             Err(e) => {
                 res.error(&format!("victim_setup_{}", conn::kind_of(&e)));
