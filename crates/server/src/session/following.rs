@@ -16,6 +16,12 @@ use relaybox_store::{StoredMessage, TopicKey};
 use crate::hub::{Subscriber, WakeUp};
 use crate::session::Session;
 
+/// Most messages one replay step reads. A step is one unit of a socket's
+/// work: small, so that a thousand sockets replaying at once (a reconnect
+/// storm, a crowd subscribing to a busy topic) take turns with live
+/// traffic instead of holding the workers for a page each.
+const REPLAY_STEP: usize = 32;
+
 /// What a connection knows about one topic it follows.
 #[derive(Debug)]
 pub struct TopicState {
@@ -251,7 +257,7 @@ impl Session {
             // is then announced.
             self.attach(key);
         }
-        let page_size = self.relay.config.limits.fetch_page;
+        let page_size = self.relay.config.limits.fetch_page.min(REPLAY_STEP);
         let page = match self
             .relay
             .store
