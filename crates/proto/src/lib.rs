@@ -65,7 +65,7 @@ pub use params::{
     SubscriptionParams, UnsubscribeParams, WatchRegisterParams, WatchUnregisterParams,
 };
 pub use result::{FetchMessagesResult, FetchedMessage, SubscriptionResult, WatchRegisterResult};
-pub use topic::{message_hash, subscription_id, Topic};
+pub use topic::{message_hash, message_id, subscription_id, Topic};
 
 /// Everything that can go wrong when this crate parses or decodes a value.
 ///

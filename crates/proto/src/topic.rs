@@ -150,6 +150,23 @@ pub fn subscription_id(topic: &Topic, client_id: &str) -> String {
     hex::encode(hasher.finalize())
 }
 
+/// The u64 id of one stored message, as webhook events and
+/// `irn_batchReceive` carry it: the first bytes of `sha256(topic ‖ seq)`
+/// (`seq` big-endian), cut to 53 bits so that JavaScript services read it
+/// as an exact number, and never 0. Every node computes the same id from
+/// what the store keeps, so it is stable across retries and nodes, and it
+/// differs between messages of one topic (which is all a receipt, naming
+/// its topic, needs) and, but for a 2⁻⁵³ chance, between topics.
+pub fn message_id(topic: &Topic, seq: u64) -> u64 {
+    let mut hasher = Sha256::new();
+    hasher.update(topic.as_bytes());
+    hasher.update(seq.to_be_bytes());
+    let digest = hasher.finalize();
+    let mut first = [0u8; 8];
+    first.copy_from_slice(&digest[..8]);
+    (u64::from_be_bytes(first) & ((1 << 53) - 1)).max(1)
+}
+
 /// sha256 of the message text: the message id used for deduplication, the
 /// same hash JS keeps for every message it has seen.
 pub fn message_hash(message: &str) -> [u8; 32] {
@@ -169,6 +186,24 @@ mod tests {
         assert_eq!(t.to_string(), T);
         assert_eq!(format!("{t:?}"), format!("Topic({T})"));
         assert_eq!(T.parse::<Topic>().unwrap(), t);
+    }
+
+    #[test]
+    fn message_ids_are_stable_distinct_and_js_safe() {
+        let t = Topic::parse(T).unwrap();
+        let u = Topic::from_bytes([1; 32]);
+        assert_eq!(message_id(&t, 7), message_id(&t, 7));
+        let ids: std::collections::HashSet<u64> = (0..10_000).map(|s| message_id(&t, s)).collect();
+        assert_eq!(ids.len(), 10_000, "no two messages of a topic share an id");
+        assert_ne!(
+            message_id(&t, 7),
+            message_id(&u, 7),
+            "the topic is part of it"
+        );
+        assert!(ids.iter().all(|&id| id > 0 && id < 1 << 53));
+        // Pinned (computed independently with Python's hashlib): every node
+        // and every release must compute the same id.
+        assert_eq!(message_id(&t, 1), 4_624_565_398_375_252);
     }
 
     #[test]

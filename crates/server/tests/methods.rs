@@ -394,3 +394,52 @@ async fn webhooks_are_not_supported() {
     // The connection is still fine.
     c.publish(&topic(), "still here").await;
 }
+
+/// A receipt names a message by the id webhook events carry: the matched
+/// message is no longer fetched or pushed for the caller; another client's
+/// copy, and the caller's other messages, stay.
+#[tokio::test]
+async fn a_receipt_clears_the_named_message_for_the_caller_only() {
+    let relay = TestRelay::start().await;
+    let t = topic();
+    let parsed = relaybox_proto::Topic::parse(&t).unwrap();
+    let mut alice = relay.new_client().await;
+    let mut bob = relay.new_client().await;
+    let mut carol = relay.new_client().await;
+    bob.subscribe(&t).await;
+    bob.close().await;
+    carol.subscribe(&t).await;
+    carol.close().await;
+    for m in ["one", "two", "three"] {
+        alice.publish(&t, m).await;
+    }
+    // A fresh store numbers its first messages 1, 2, 3.
+    let id_of_two = relaybox_proto::message_id(&parsed, 2);
+    let mut bob = relay.new_client().await;
+    let r = bob
+        .request(
+            "irn_batchReceive",
+            json!({ "receipts": [{ "topic": t, "messageId": id_of_two }] }),
+        )
+        .await;
+    assert_eq!(r, Ok(json!(true)));
+    let fetched = |v: serde_json::Value| -> Vec<String> {
+        v["messages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m["message"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let page = bob
+        .request("irn_fetchMessages", json!({ "topic": t }))
+        .await
+        .unwrap();
+    assert_eq!(fetched(page), ["one", "three"]);
+    let mut carol = relay.new_client().await;
+    let page = carol
+        .request("irn_fetchMessages", json!({ "topic": t }))
+        .await
+        .unwrap();
+    assert_eq!(fetched(page), ["one", "two", "three"]);
+}

@@ -7,7 +7,6 @@ use relaybox_proto::{
     error_frame, parse_incoming, result_frame, ErrorData, ErrorKind, Incoming, Params, Request,
 };
 
-use crate::session::following::key_of;
 use crate::session::{size_cost, Durable, Session};
 
 /// How a handler wants its result sent.
@@ -152,11 +151,7 @@ impl Session {
                 Ok(Reply::Now(result_frame(id, &result)))
             }
             Params::BatchReceive(r) => {
-                for receipt in &r.receipts {
-                    self.following
-                        .acks
-                        .push((key_of(&receipt.topic), receipt.message_id));
-                }
+                self.receive(&r.receipts).await?;
                 Ok(Reply::Now(ok(&yes)))
             }
             Params::CreateTopic(t) => {

@@ -3,6 +3,7 @@
 
 mod dispatch;
 mod publish;
+mod receive;
 mod subscribe;
 
 pub use dispatch::Reply;
