@@ -78,4 +78,25 @@ impl RedisBackend {
             fanout: Arc::new(fanout),
         })
     }
+
+    /// The relay's signing seed, shared by every node: the first node to
+    /// ask stores `candidate` (`SET NX`), and every node then uses what is
+    /// stored, so all sign as the same relay.
+    pub async fn shared_relay_seed(&self, candidate: [u8; 32]) -> Result<[u8; 32]> {
+        const KEY: &str = "rb:relay-key";
+        let mut conn = self.store.conn();
+        let mut set = redis::cmd("SET");
+        set.arg(KEY).arg(hex::encode(candidate)).arg("NX");
+        conn.on_owner_of(KEY, set).await?;
+        let mut get = redis::cmd("GET");
+        get.arg(KEY);
+        let stored = conn.on_owner_of(KEY, get).await?;
+        let text: String =
+            redis::from_redis_value(stored).map_err(|e| Error::Reply(format!("{KEY}: {e}")))?;
+        let bytes =
+            hex::decode(text.trim()).map_err(|e| Error::Reply(format!("{KEY} is not hex: {e}")))?;
+        bytes
+            .try_into()
+            .map_err(|_| Error::Reply(format!("{KEY} is not a 32-byte seed")))
+    }
 }

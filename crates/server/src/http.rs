@@ -33,6 +33,12 @@ pub async fn handle(
     if !admin_only && crate::attest::routes(&relay, req.uri().path()) {
         return Ok(crate::attest::handle(req, relay, peer).await);
     }
+    if !admin_only && req.uri().path() == "/rpc" {
+        if req.method() != Method::POST {
+            return Ok(method_not_allowed());
+        }
+        return Ok(crate::rpc_http::handle(req, relay, peer).await);
+    }
     let path = req.uri().path();
     let get = req.method() == Method::GET;
     Ok(match path {
@@ -59,6 +65,13 @@ pub async fn handle(
             .expect("static response parts are valid"),
         "/health" | "/ready" | "/metrics" => method_not_allowed(),
         _ if admin_only => not_found(),
+        // The key that signs webhook events, for services to verify them.
+        "/public-key" if get => Response::builder()
+            .status(StatusCode::OK)
+            .header(CONTENT_TYPE, "text/plain; charset=utf-8")
+            .body(Full::new(Bytes::from(relay.identity.public_key_hex())))
+            .expect("static response parts are valid"),
+        "/public-key" => method_not_allowed(),
         "/echo"
             if relay.config.server.test_echo_endpoint
                 && ws::handshake::is_upgrade(req.headers()) =>

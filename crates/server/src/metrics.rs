@@ -44,6 +44,11 @@ pub fn connection_rejected(reason: &'static str) {
     counter!("relaybox_connections_total", "result" => reason).increment(1);
 }
 
+/// One `POST /rpc`, by outcome (`ok`, `auth`, `bad_body`, `not_a_request`).
+pub fn http_rpc(outcome: &'static str) {
+    counter!("relaybox_http_rpc_total", "outcome" => outcome).increment(1);
+}
+
 pub fn published(duplicate: bool) {
     let outcome = if duplicate { "duplicate" } else { "stored" };
     counter!("relaybox_publishes_total", "outcome" => outcome).increment(1);

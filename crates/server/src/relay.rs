@@ -42,6 +42,8 @@ pub struct Relay {
     /// Client tokens that verified, so reconnects skip the signature check.
     pub token_cache: crate::ws::token_cache::TokenCache,
     pub trusted_proxies: TrustedProxies,
+    /// The relay's signing key (its relayId).
+    pub identity: crate::identity::RelayIdentity,
     next_conn_id: AtomicU64,
 }
 
@@ -56,6 +58,7 @@ impl Relay {
         local_addr: SocketAddr,
         shutdown: Shutdown,
         attest: Arc<dyn AttestationStore>,
+        identity: crate::identity::RelayIdentity,
     ) -> Self {
         let attest_audiences = audiences
             .iter()
@@ -108,6 +111,7 @@ impl Relay {
             metrics,
             local_addr,
             attest,
+            identity,
             next_conn_id: AtomicU64::new(1),
         }
     }

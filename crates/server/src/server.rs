@@ -16,6 +16,7 @@ use tokio::net::TcpListener;
 
 use crate::config::{Config, StoreBackend};
 use crate::hub::{FanOut, LocalHub};
+use crate::identity::RelayIdentity;
 use crate::relay::Relay;
 use crate::shutdown::Shutdown;
 
@@ -29,7 +30,7 @@ pub struct RunningServer {
 /// Validates `config`, opens the store, binds and starts serving.
 pub async fn start(config: Config) -> anyhow::Result<RunningServer> {
     config.validate()?;
-    let (store, attest, hub) = open_backend(&config).await?;
+    let (store, attest, hub, identity) = open_backend(&config).await?;
 
     let listener = bind_listener(config.listen_addr()?)
         .with_context(|| format!("binding {}", config.server.listen))?;
@@ -55,6 +56,7 @@ pub async fn start(config: Config) -> anyhow::Result<RunningServer> {
         local_addr,
         Shutdown::new(),
         attest,
+        identity,
     ));
     let tracker = &relay.shutdown.tracker;
     tracker.spawn(crate::sweeper::run(relay.clone()));
@@ -117,27 +119,46 @@ fn bind_listener(addr: SocketAddr) -> std::io::Result<TcpListener> {
     socket.listen(BACKLOG)
 }
 
-/// The mailbox store, attestation store and fan-out of the configured backend.
+/// The mailbox store, attestation store, fan-out and relay identity of the
+/// configured backend.
 async fn open_backend(
     config: &Config,
 ) -> anyhow::Result<(
     Arc<dyn MailboxStore>,
     Arc<dyn AttestationStore>,
     Arc<dyn FanOut>,
+    RelayIdentity,
 )> {
+    let configured = (!config.server.relay_key.is_empty())
+        .then(|| crate::identity::parse_seed(&config.server.relay_key))
+        .transpose()
+        .context("server.relay_key")?;
     if config.store.backend == StoreBackend::Redis {
         let backend = relaybox_redis::RedisBackend::connect(config.redis_config())
             .await
             .context("connecting to redis (store.backend = \"redis\")")?;
-        return Ok((backend.store, backend.attest, backend.fanout));
+        let seed = match configured {
+            Some(seed) => seed,
+            None => backend
+                .shared_relay_seed(rand::random())
+                .await
+                .context("reading the relay key from redis")?,
+        };
+        let identity = RelayIdentity::from_seed(seed);
+        return Ok((backend.store, backend.attest, backend.fanout, identity));
     }
     let data_dir = &config.server.data_dir;
     std::fs::create_dir_all(data_dir)
         .with_context(|| format!("creating data dir {}", data_dir.display()))?;
+    let seed = match configured {
+        Some(seed) => seed,
+        None => crate::identity::seed_in_file(&data_dir.join("relay.key"))?,
+    };
     let store = DiskStore::open(config.disk_config())
         .with_context(|| format!("opening store in {}", data_dir.display()))?;
     let attest = SledAttestationStore::open(&store).context("opening the attestation store")?;
-    Ok((store, attest, Arc::new(LocalHub::new())))
+    let identity = RelayIdentity::from_seed(seed);
+    Ok((store, attest, Arc::new(LocalHub::new()), identity))
 }
 
 async fn accept_loop(listener: TcpListener, relay: Arc<Relay>, admin_only: bool) {

@@ -38,6 +38,7 @@ pub struct ServerConfig {
     pub test_echo_endpoint: bool,
     pub metrics_admin_only: bool,
     pub trusted_proxies: Vec<String>,
+    pub relay_key: String,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
@@ -174,6 +175,7 @@ impl Default for ServerConfig {
             test_echo_endpoint: false,
             metrics_admin_only: false,
             trusted_proxies: Vec::new(),
+            relay_key: String::new(),
         }
     }
 }

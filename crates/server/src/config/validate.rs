@@ -47,6 +47,11 @@ impl Config {
                     .into(),
             );
         }
+        if !self.server.relay_key.is_empty() {
+            if let Err(e) = crate::identity::parse_seed(&self.server.relay_key) {
+                return bad(format!("server.relay_key: {e}"));
+            }
+        }
         if l.ttl_max_secs < l.ttl_min_secs {
             return bad("limits.ttl_max_secs must be >= limits.ttl_min_secs".into());
         }
