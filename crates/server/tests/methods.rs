@@ -443,3 +443,38 @@ async fn a_receipt_clears_the_named_message_for_the_caller_only() {
         .unwrap();
     assert_eq!(fetched(page), ["one", "two", "three"]);
 }
+
+/// The `wc_*` methods fail with their own tags, which the Rust client
+/// parses for them, whatever the underlying cause.
+#[tokio::test]
+async fn wc_methods_fail_with_their_own_tags() {
+    let relay = TestRelay::with_env(&[
+        ("RELAYBOX_LIMITS_MAX_SUBSCRIPTIONS_PER_CLIENT", "1"),
+        ("RELAYBOX_LIMITS_MAX_MESSAGES_PER_TOPIC", "1"),
+    ])
+    .await;
+    let mut c = relay.new_client().await;
+    c.subscribe(&topic()).await;
+    let err = c
+        .request("wc_createTopic", json!({ "topic": topic() }))
+        .await
+        .expect_err("over the subscription limit");
+    assert_eq!(code_tag(&err), (-32000, "CreateTopicFailed".into()));
+    let propose = |pairing: &str| json!({ "pairingTopic": pairing, "sessionProposal": "p", "attestation": null });
+    let err = c
+        .request("wc_proposeSession", propose(&topic()))
+        .await
+        .expect_err("over the subscription limit");
+    assert_eq!(code_tag(&err), (-32000, "SubscribeFailed".into()));
+
+    // A full pairing topic: the proposal cannot be stored.
+    let mut other = relay.new_client().await;
+    let pairing = topic();
+    other.publish(&pairing, "fills the topic").await;
+    let mut fresh = relay.new_client().await;
+    let err = fresh
+        .request("wc_proposeSession", propose(&pairing))
+        .await
+        .expect_err("topic full");
+    assert_eq!(code_tag(&err), (-32000, "PublishFailed".into()));
+}

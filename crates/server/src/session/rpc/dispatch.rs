@@ -155,7 +155,9 @@ impl Session {
                 Ok(Reply::Now(ok(&yes)))
             }
             Params::CreateTopic(t) => {
-                self.subscribe(&t.topic).await?;
+                self.subscribe(&t.topic)
+                    .await
+                    .map_err(|e| super::publish::as_kind(ErrorKind::CreateTopicFailed, e))?;
                 Ok(Reply::AfterSync(ok(&yes)))
             }
             Params::ProposeSession(p) => {

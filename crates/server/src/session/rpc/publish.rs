@@ -4,7 +4,9 @@
 
 use std::sync::Arc;
 
-use relaybox_proto::{ApproveSessionParams, ErrorData, ProposeSessionParams, PublishParams, Topic};
+use relaybox_proto::{
+    ApproveSessionParams, ErrorData, ErrorKind, ProposeSessionParams, PublishParams, Topic,
+};
 use relaybox_store::NewMessage;
 
 use super::dispatch::storage_error;
@@ -57,7 +59,9 @@ impl Session {
         &mut self,
         p: ProposeSessionParams,
     ) -> Result<(), ErrorData> {
-        self.subscribe(&p.pairing_topic).await?;
+        self.subscribe(&p.pairing_topic)
+            .await
+            .map_err(|e| as_kind(ErrorKind::SubscribeFailed, e))?;
         self.store_message(
             &p.pairing_topic,
             p.session_proposal,
@@ -67,6 +71,7 @@ impl Session {
             p.attestation,
         )
         .await
+        .map_err(|e| as_kind(ErrorKind::PublishFailed, e))
     }
 
     /// The wallet approves: it follows the session topic, answers on the
@@ -76,7 +81,9 @@ impl Session {
         &mut self,
         a: ApproveSessionParams,
     ) -> Result<(), ErrorData> {
-        self.subscribe(&a.session_topic).await?;
+        self.subscribe(&a.session_topic)
+            .await
+            .map_err(|e| as_kind(ErrorKind::SubscribeFailed, e))?;
         self.store_message(
             &a.pairing_topic,
             a.session_proposal_response,
@@ -85,7 +92,8 @@ impl Session {
             false,
             None,
         )
-        .await?;
+        .await
+        .map_err(|e| as_kind(ErrorKind::PublishFailed, e))?;
         self.store_message(
             &a.session_topic,
             a.session_settlement_request,
@@ -95,5 +103,12 @@ impl Session {
             None,
         )
         .await
+        .map_err(|e| as_kind(ErrorKind::PublishFailed, e))
     }
+}
+
+/// The `wc_*` methods answer with their own tags (the Rust client parses
+/// only those for them); the underlying error's text stays as the detail.
+pub(crate) fn as_kind(kind: ErrorKind, cause: ErrorData) -> ErrorData {
+    kind.to_error_data(Some(&cause.message))
 }
