@@ -284,6 +284,14 @@ pub enum Error {
     /// The claims' `iss` is not the did:key of the key asked to sign them.
     #[error("iss does not match the signing key")]
     IssuerMismatch,
+    /// A webhook token was refused, with the protocol's watch error.
+    #[error("watch token refused ({}): {detail}", problem.tag())]
+    Watch {
+        /// Which of the protocol's watch errors it is.
+        problem: crate::watch::WatchProblem,
+        /// What exactly was wrong.
+        detail: String,
+    },
 }
 
 impl Error {
@@ -340,6 +348,7 @@ impl Error {
             Error::NotifyActMismatch { .. } => "notify_act_mismatch",
             Error::SdkTooLong { .. } => "sdk_too_long",
             Error::IssuerMismatch => "issuer_mismatch",
+            Error::Watch { .. } => "watch_refused",
         }
     }
 }

@@ -26,6 +26,7 @@ mod error;
 pub mod jwt;
 mod keypair;
 pub mod notify;
+pub mod watch;
 
 pub use ed25519_dalek::{SigningKey, VerifyingKey};
 pub use error::{Error, Segment};
