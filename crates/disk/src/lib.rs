@@ -24,6 +24,7 @@ mod ops;
 mod space;
 mod state;
 mod store;
+mod watch;
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicI64};
@@ -38,6 +39,7 @@ pub use commit::CommitStats;
 pub use error::{DiskError, DiskResult};
 pub use log::ScanReport;
 pub use state::MAILBOX_TREE;
+pub use watch::{SledWatchStore, EVENT_TREE, WATCH_TREE};
 
 use commit::{Committer, Lane};
 use index::{ClientHasher, TopicIndex};
@@ -222,6 +224,13 @@ impl DiskStore {
         self.inner.check_open()?;
         self.inner.state.mark_dirty();
         self.inner.state_lane.sync().await
+    }
+
+    /// Notes a write to the sled database that a reply will depend on, so
+    /// that the next [`MailboxStore::sync`](relaybox_store::MailboxStore::sync)
+    /// makes it durable (for features that keep their own trees).
+    pub fn note_state_write(&self) {
+        self.inner.state.mark_dirty();
     }
 
     /// The sled database, for features that keep their own trees.

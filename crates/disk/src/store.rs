@@ -153,6 +153,18 @@ impl MailboxStore for DiskStore {
         blocking(move || Ok(i.state.subscriptions(&ch)?)).await
     }
 
+    async fn is_subscribed(&self, client: &str, topic: TopicKey) -> Result<bool> {
+        self.inner.check_open()?;
+        if self.inner.known_follower(client, topic) {
+            return Ok(true);
+        }
+        let (i, ch) = (self.inner.clone(), client_hash(client));
+        if !i.state.has_subscriptions(&ch) {
+            return Ok(false);
+        }
+        blocking(move || Ok(i.state.is_subscribed(&ch, &topic)?)).await
+    }
+
     async fn subscription_count(&self, client: &str) -> Result<usize> {
         self.inner.check_open()?;
         Ok(self.inner.state.subscription_count(&client_hash(client))?)

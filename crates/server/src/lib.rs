@@ -23,6 +23,7 @@ pub mod session;
 pub mod shutdown;
 pub mod sweeper;
 pub mod telemetry;
+pub mod webhooks;
 pub mod ws;
 
 pub use config::Config;

@@ -49,6 +49,28 @@ pub fn http_rpc(outcome: &'static str) {
     counter!("relaybox_http_rpc_total", "outcome" => outcome).increment(1);
 }
 
+/// A webhook registration change (`registered`, `unregistered`).
+pub fn webhook_registration(change: &'static str) {
+    counter!("relaybox_webhook_registrations_total", "change" => change).increment(1);
+}
+
+/// Webhook events queued.
+pub fn webhook_events_queued(n: u64) {
+    counter!("relaybox_webhook_events_queued_total").increment(n);
+}
+
+/// One webhook event attempt's outcome (`ok`, `refused_4xx`, `retried`,
+/// `dropped`).
+pub fn webhook_sent(outcome: &'static str) {
+    counter!("relaybox_webhook_events_total", "outcome" => outcome).increment(1);
+}
+
+/// The webhook queue: events waiting, and how long the oldest due one has.
+pub fn webhook_queue(depth: u64, oldest_age_ms: u64) {
+    gauge!("relaybox_webhook_queue_depth").set(depth as f64);
+    gauge!("relaybox_webhook_queue_oldest_age_seconds").set(oldest_age_ms as f64 / 1000.0);
+}
+
 pub fn published(duplicate: bool) {
     let outcome = if duplicate { "duplicate" } else { "stored" };
     counter!("relaybox_publishes_total", "outcome" => outcome).increment(1);

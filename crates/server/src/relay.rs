@@ -17,6 +17,14 @@ use crate::hub::FanOut;
 use crate::ratelimit::RateLimiter;
 use crate::shutdown::{Readiness, Shutdown};
 
+/// What [`Relay::store_and_wake`] did.
+pub struct Stored {
+    pub appended: relaybox_store::Appended,
+    /// Webhook events were queued for it: the reply must also wait for the
+    /// state's commit, or an acknowledged message could lose its event.
+    pub events_queued: bool,
+}
+
 /// Shared, immutable-after-start relay state.
 pub struct Relay {
     pub config: Config,
@@ -44,6 +52,8 @@ pub struct Relay {
     pub trusted_proxies: TrustedProxies,
     /// The relay's signing key (its relayId).
     pub identity: crate::identity::RelayIdentity,
+    /// Webhook registrations and the event queue's sender wake-up.
+    pub webhooks: crate::webhooks::Webhooks,
     next_conn_id: AtomicU64,
 }
 
@@ -59,6 +69,7 @@ impl Relay {
         shutdown: Shutdown,
         attest: Arc<dyn AttestationStore>,
         identity: crate::identity::RelayIdentity,
+        webhooks: crate::webhooks::Webhooks,
     ) -> Self {
         let attest_audiences = audiences
             .iter()
@@ -112,6 +123,7 @@ impl Relay {
             local_addr,
             attest,
             identity,
+            webhooks,
             next_conn_id: AtomicU64::new(1),
         }
     }
@@ -122,13 +134,18 @@ impl Relay {
     pub async fn store_and_wake(
         &self,
         msg: relaybox_store::NewMessage,
-    ) -> relaybox_store::Result<relaybox_store::Appended> {
+    ) -> relaybox_store::Result<Stored> {
         let appended = self.store.append(msg).await?;
         crate::metrics::published(appended.duplicate);
+        let mut events_queued = false;
         if !appended.duplicate {
             self.hub.announce(&appended);
+            events_queued = crate::webhooks::on_published(self, &appended.message).await?;
         }
-        Ok(appended)
+        Ok(Stored {
+            appended,
+            events_queued,
+        })
     }
 
     pub fn next_conn_id(&self) -> u64 {

@@ -11,7 +11,7 @@ use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use relaybox_disk::{DiskStore, SledAttestationStore};
-use relaybox_store::{AttestationStore, MailboxStore};
+use relaybox_store::{AttestationStore, MailboxStore, WatchStore};
 use tokio::net::TcpListener;
 
 use crate::config::{Config, StoreBackend};
@@ -30,7 +30,7 @@ pub struct RunningServer {
 /// Validates `config`, opens the store, binds and starts serving.
 pub async fn start(config: Config) -> anyhow::Result<RunningServer> {
     config.validate()?;
-    let (store, attest, hub, identity) = open_backend(&config).await?;
+    let (store, attest, hub, identity, watches) = open_backend(&config).await?;
 
     let listener = bind_listener(config.listen_addr()?)
         .with_context(|| format!("binding {}", config.server.listen))?;
@@ -57,10 +57,12 @@ pub async fn start(config: Config) -> anyhow::Result<RunningServer> {
         Shutdown::new(),
         attest,
         identity,
+        crate::webhooks::Webhooks::new(watches),
     ));
     let tracker = &relay.shutdown.tracker;
     tracker.spawn(crate::sweeper::run(relay.clone()));
     tracker.spawn(crate::attest::sweeper::run(relay.clone()));
+    tracker.spawn(crate::webhooks::sender::run(relay.clone()));
     tracker.spawn(accept_loop(listener, relay.clone(), false));
     if let Some(admin) = admin {
         tracker.spawn(accept_loop(admin, relay.clone(), true));
@@ -128,6 +130,7 @@ async fn open_backend(
     Arc<dyn AttestationStore>,
     Arc<dyn FanOut>,
     RelayIdentity,
+    Option<Arc<dyn WatchStore>>,
 )> {
     let configured = (!config.server.relay_key.is_empty())
         .then(|| crate::identity::parse_seed(&config.server.relay_key))
@@ -145,7 +148,13 @@ async fn open_backend(
                 .context("reading the relay key from redis")?,
         };
         let identity = RelayIdentity::from_seed(seed);
-        return Ok((backend.store, backend.attest, backend.fanout, identity));
+        return Ok((
+            backend.store,
+            backend.attest,
+            backend.fanout,
+            identity,
+            None,
+        ));
     }
     let data_dir = &config.server.data_dir;
     std::fs::create_dir_all(data_dir)
@@ -158,7 +167,15 @@ async fn open_backend(
         .with_context(|| format!("opening store in {}", data_dir.display()))?;
     let attest = SledAttestationStore::open(&store).context("opening the attestation store")?;
     let identity = RelayIdentity::from_seed(seed);
-    Ok((store, attest, Arc::new(LocalHub::new()), identity))
+    let watches: Arc<dyn WatchStore> =
+        relaybox_disk::SledWatchStore::open(&store).context("opening the webhook store")?;
+    Ok((
+        store,
+        attest,
+        Arc::new(LocalHub::new()),
+        identity,
+        Some(watches),
+    ))
 }
 
 async fn accept_loop(listener: TcpListener, relay: Arc<Relay>, admin_only: bool) {

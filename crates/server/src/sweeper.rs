@@ -53,6 +53,14 @@ pub async fn run(relay: Arc<Relay>) {
         relay.ip_rate_limiter.prune();
         relay.admission.prune();
         sweep_idle_clients(&relay, batch).await;
+        if let Some(watches) = relay.webhooks.store() {
+            // Registrations end with their JWT.
+            match watches.sweep_watches((crate::now_ms() / 1000) as i64).await {
+                Ok(0) => {}
+                Ok(n) => tracing::debug!(removed = n, "expired webhook registrations"),
+                Err(e) => tracing::error!(error = %e, "sweeping webhook registrations failed"),
+            }
+        }
         let stats = relay.store.stats();
         crate::metrics::store_stats(
             stats.messages,

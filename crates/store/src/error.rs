@@ -33,6 +33,9 @@ pub enum Error {
     /// A record could not be decoded; the string says which one.
     #[error("corrupt record: {0}")]
     Corrupt(String),
+    /// The client already has the most webhook registrations it may.
+    #[error("webhook registration limit reached for this client")]
+    WatchLimit,
     /// The store has been closed (or its commit task is gone).
     #[error("store is closed")]
     Closed,

@@ -32,6 +32,7 @@ pub mod fanout;
 #[cfg(feature = "testing")]
 pub mod testing;
 mod types;
+pub mod watch;
 
 pub use attest::{
     Answer, AttestError, AttestResult, AttestStats, AttestationRecord, AttestationStore, Created,
@@ -39,6 +40,7 @@ pub use attest::{
 };
 pub use error::{Error, Result};
 pub use fanout::{FanOut, LocalHub, Subscriber, WakeUp};
+pub use watch::{QueuedEvent, Watch, WatchStore};
 
 /// Default per-topic live-message limit.
 pub const DEFAULT_MAX_MESSAGES_PER_TOPIC: usize = 10_000;
@@ -124,6 +126,11 @@ pub trait MailboxStore: Send + Sync + 'static {
 
     /// Every topic `client` is subscribed to, in topic-byte order.
     async fn subscriptions(&self, client: &str) -> Result<Vec<TopicKey>>;
+
+    /// Whether `client` is subscribed to `topic`.
+    async fn is_subscribed(&self, client: &str, topic: TopicKey) -> Result<bool> {
+        Ok(self.subscriptions(client).await?.contains(&topic))
+    }
 
     /// How many topics `client` is subscribed to (for per-client limits).
     async fn subscription_count(&self, client: &str) -> Result<usize>;

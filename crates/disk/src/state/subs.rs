@@ -118,6 +118,13 @@ impl State {
         self.sub_counts.get(ch).is_some_and(|n| *n > 0)
     }
 
+    /// Whether the client follows `topic` (a sled read).
+    pub(crate) fn is_subscribed(&self, ch: &ClientHash, topic: &TopicKey) -> DiskResult<bool> {
+        self.tree
+            .contains_key(keys::sub(ch, topic))
+            .map_err(storage)
+    }
+
     /// How many topics the client follows.
     pub(crate) fn subscription_count(&self, ch: &ClientHash) -> DiskResult<usize> {
         Ok(self.sub_counts.get(ch).map_or(0, |n| *n))

@@ -118,6 +118,11 @@ impl Admission {
         Ok(ticket)
     }
 
+    /// Sockets `client` has open on this node.
+    pub fn sockets_of(&self, client: &str) -> usize {
+        self.per_client.get(client).map_or(0, |n| *n)
+    }
+
     /// Adds the authenticated client's slot to `ticket` (per-client cap).
     pub fn admit_client(&self, ticket: &mut Ticket, client: &Arc<str>) -> Result<(), Refusal> {
         let mut n = self.per_client.entry(client.clone()).or_insert(0);

@@ -74,7 +74,11 @@ pub async fn push(relay: &Relay, record: &AttestationRecord, now_ms: u64) {
         published_at_ms: now_ms,
     };
     let outcome = match relay.store_and_wake(msg).await {
-        Ok(_) => match relay.store.sync_messages().await {
+        Ok(stored) => match if stored.events_queued {
+            relay.store.sync().await
+        } else {
+            relay.store.sync_messages().await
+        } {
             Ok(()) => "pushed",
             Err(e) => {
                 tracing::error!(error = %e, "flushing an attestation push failed");

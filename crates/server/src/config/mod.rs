@@ -4,12 +4,15 @@
 
 mod env;
 mod validate;
+mod webhooks;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
+
+pub use webhooks::WebhooksConfig;
 
 /// Every tunable of the relay. Field names are the keys of `config/relaybox.toml`.
 #[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
@@ -23,6 +26,7 @@ pub struct Config {
     pub store: StoreConfig,
     pub log: LogConfig,
     pub attest: AttestConfig,
+    pub webhooks: WebhooksConfig,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]

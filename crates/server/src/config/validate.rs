@@ -52,6 +52,15 @@ impl Config {
                 return bad(format!("server.relay_key: {e}"));
             }
         }
+        let w = &self.webhooks;
+        if w.max_per_client == 0 || w.concurrency == 0 || w.concurrency_per_host == 0 {
+            return bad(
+                "webhooks.max_per_client, concurrency and concurrency_per_host must be > 0".into(),
+            );
+        }
+        if w.timeout_ms == 0 || w.retry_hours == 0 {
+            return bad("webhooks.timeout_ms and retry_hours must be > 0".into());
+        }
         if l.ttl_max_secs < l.ttl_min_secs {
             return bad("limits.ttl_max_secs must be >= limits.ttl_min_secs".into());
         }

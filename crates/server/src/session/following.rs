@@ -199,7 +199,7 @@ impl Session {
     }
 
     /// Serializes one `irn_subscription` push into the outbox and tracks it for its ack.
-    fn push(&mut self, sub_id: &str, m: &StoredMessage) {
+    fn push(&mut self, sub_id: &str, m: &Arc<StoredMessage>) {
         let id = self.relay.ids.next();
         let data = SubscriptionData {
             topic: topic_of(&m.topic),
@@ -208,6 +208,14 @@ impl Session {
             tag: m.tag,
             attestation: m.attestation.as_ref().map(|a| a.to_string()),
         };
+        if self.relay.webhooks.watched(&self.client_id) {
+            // A watched client's push is a `delivered` event (queued off
+            // this socket's task: it is rare, and must not hold the loop).
+            let (relay, client, m) = (self.relay.clone(), self.client_id.clone(), m.clone());
+            self.relay.shutdown.tracker.spawn(async move {
+                crate::webhooks::on_delivered(&relay, &client, &[m]).await;
+            });
+        }
         let frame = subscription_frame(id, sub_id, &data);
         let bytes = frame.len();
         self.outbox.push(frame);

@@ -108,14 +108,15 @@ impl Session {
         let yes = serde_json::Value::Bool(true);
         match params {
             Params::Publish(p) => {
-                self.publish(p).await?;
-                Ok(Reply::AfterMessagesSync(ok(&yes)))
+                let events = self.publish(p).await?;
+                Ok(after_publish(events, ok(&yes)))
             }
             Params::BatchPublish(b) => {
+                let mut events = false;
                 for p in b.messages {
-                    self.publish(p).await?;
+                    events |= self.publish(p).await?;
                 }
-                Ok(Reply::AfterMessagesSync(ok(&yes)))
+                Ok(after_publish(events, ok(&yes)))
             }
             Params::Subscribe(s) | Params::SubscribeBlocking(s) => {
                 let sub_id = self.subscribe(&s.topic).await?;
@@ -170,15 +171,31 @@ impl Session {
             }
             Params::Subscription(_) => Err(ErrorKind::InvalidMethod
                 .to_error_data(Some("irn_subscription is sent by the relay, not to it"))),
-            Params::WatchRegister(_) | Params::WatchUnregister(_) => Err(ErrorKind::InvalidMethod
-                .to_error_data(Some(
-                    "webhooks (irn_watchRegister) are not supported by this relay yet",
-                ))),
+            Params::WatchRegister(w) => {
+                let relay_id = crate::webhooks::register(&self.relay, &w.register_auth).await?;
+                Ok(Reply::AfterSync(ok(
+                    &serde_json::json!({ "relayId": relay_id }),
+                )))
+            }
+            Params::WatchUnregister(w) => {
+                crate::webhooks::unregister(&self.relay, &w.unregister_auth).await?;
+                Ok(Reply::AfterSync(ok(&yes)))
+            }
         }
     }
 }
 
 /// Maps a store failure to its protocol error; internal details stay in the log.
+/// A publish's reply waits for the messages' commit, and for the state's
+/// too when it queued webhook events.
+fn after_publish(events_queued: bool, frame: String) -> Reply {
+    if events_queued {
+        Reply::AfterSync(frame)
+    } else {
+        Reply::AfterMessagesSync(frame)
+    }
+}
+
 pub fn storage_error(e: relaybox_store::Error) -> ErrorData {
     match e {
         relaybox_store::Error::MailboxFull => ErrorKind::MailboxLimitExceeded.to_error_data(None),

@@ -20,7 +20,9 @@ const TAG_SETTLE: u32 = 1102;
 const SESSION_TTL: u32 = 300;
 
 impl Session {
-    pub(crate) async fn publish(&mut self, p: PublishParams) -> Result<(), ErrorData> {
+    /// Returns whether webhook events were queued (see
+    /// [`crate::relay::Stored::events_queued`]).
+    pub(crate) async fn publish(&mut self, p: PublishParams) -> Result<bool, ErrorData> {
         self.store_message(&p.topic, p.message, p.ttl, p.tag, p.prompt, p.attestation)
             .await
     }
@@ -35,7 +37,7 @@ impl Session {
         tag: u32,
         prompt: bool,
         attestation: Option<String>,
-    ) -> Result<(), ErrorData> {
+    ) -> Result<bool, ErrorData> {
         let msg = NewMessage {
             topic: key_of(topic),
             message: Arc::from(message),
@@ -46,11 +48,12 @@ impl Session {
             publisher: self.client_id.clone(),
             published_at_ms: crate::now_ms(),
         };
-        self.relay
+        let stored = self
+            .relay
             .store_and_wake(msg)
             .await
             .map_err(storage_error)?;
-        Ok(())
+        Ok(stored.events_queued)
     }
 
     /// The dapp proposes: it follows the pairing topic and the proposal waits
@@ -71,6 +74,7 @@ impl Session {
             p.attestation,
         )
         .await
+        .map(|_| ())
         .map_err(|e| as_kind(ErrorKind::PublishFailed, e))
     }
 
@@ -103,6 +107,7 @@ impl Session {
             None,
         )
         .await
+        .map(|_| ())
         .map_err(|e| as_kind(ErrorKind::PublishFailed, e))
     }
 }

@@ -28,6 +28,7 @@ impl Session {
         for (topic, mut ids) in by_topic {
             let key = key_of(&topic);
             let mut seqs = Vec::new();
+            let mut received = Vec::new();
             let mut after = 0;
             // Page through what is pending until every id is found.
             while !ids.is_empty() {
@@ -40,6 +41,7 @@ impl Session {
                 for m in &got.messages {
                     if ids.remove(&message_id(&topic, m.seq)) {
                         seqs.push(m.seq);
+                        received.push(m.clone());
                     }
                     after = after.max(m.seq);
                 }
@@ -57,6 +59,7 @@ impl Session {
                 .ack(&self.client_id, key, &seqs, now)
                 .await
                 .map_err(storage_error)?;
+            crate::webhooks::on_delivered(&self.relay, &self.client_id, &received).await;
         }
         Ok(matched)
     }

@@ -97,6 +97,7 @@ impl Session {
                 .await
                 .map_err(storage_error)?;
             has_more |= got.has_more;
+            crate::webhooks::on_delivered(&self.relay, &self.client_id, &got.messages).await;
             bytes += got
                 .messages
                 .iter()
