@@ -37,6 +37,7 @@ mod mailbox;
 mod metrics;
 mod scripts;
 pub mod testing;
+mod watch;
 
 use std::sync::Arc;
 
@@ -45,10 +46,12 @@ pub use config::{RedisConfig, DEFAULT_ACK_FLUSH_MS, DEFAULT_TIMEOUT_MS};
 pub use error::{Error, Result};
 pub use fanout::RedisFanOut;
 pub use mailbox::{RedisStore, KEY_GRACE_MS};
+pub use watch::RedisWatchStore;
 
 /// The three halves of the backend, sharing connections and health.
 pub struct RedisBackend {
     pub store: Arc<RedisStore>,
+    pub watch: Arc<watch::RedisWatchStore>,
     pub attest: Arc<RedisAttestationStore>,
     pub fanout: Arc<RedisFanOut>,
 }
@@ -66,6 +69,7 @@ impl RedisBackend {
         let fanout = RedisFanOut::start(&cfg, health, store.data_conns()).await?;
         acks::start(&store);
         let attest = RedisAttestationStore::new(store.clone());
+        let watch = watch::RedisWatchStore::new(store.clone()).await?;
         tracing::info!(
             cluster = cfg.is_cluster(),
             wait_replicas = cfg.wait_replicas,
@@ -74,6 +78,7 @@ impl RedisBackend {
         );
         Ok(RedisBackend {
             store,
+            watch,
             attest,
             fanout: Arc::new(fanout),
         })

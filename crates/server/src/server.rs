@@ -148,12 +148,13 @@ async fn open_backend(
                 .context("reading the relay key from redis")?,
         };
         let identity = RelayIdentity::from_seed(seed);
+        let watches: Arc<dyn WatchStore> = backend.watch;
         return Ok((
             backend.store,
             backend.attest,
             backend.fanout,
             identity,
-            None,
+            Some(watches),
         ));
     }
     let data_dir = &config.server.data_dir;

@@ -21,8 +21,7 @@ use tokio::sync::Notify;
 
 use crate::relay::Relay;
 
-/// Owner of the webhook store (absent in cluster mode, where webhooks are
-/// not served yet) and of the sender's wake-up.
+/// Owner of the webhook store and of the sender's wake-up.
 pub struct Webhooks {
     store: Option<Arc<dyn WatchStore>>,
     wake: Arc<Notify>,
@@ -84,9 +83,7 @@ impl Webhooks {
 
     fn enabled(&self) -> Result<&Arc<dyn WatchStore>, ErrorData> {
         self.store.as_ref().ok_or_else(|| {
-            ErrorKind::InvalidMethod.to_error_data(Some(
-                "webhooks are not served with store.backend = \"redis\" yet",
-            ))
+            ErrorKind::InvalidMethod.to_error_data(Some("webhooks are not available on this relay"))
         })
     }
 }

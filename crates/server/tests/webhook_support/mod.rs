@@ -2,6 +2,8 @@
 //! every POSTed event (verified with the relay's key from `GET /public-key`)
 //! and answers a status the test sets.
 
+#![allow(dead_code)] // each test binary uses a part of it
+
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU16, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
