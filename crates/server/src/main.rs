@@ -38,6 +38,13 @@ enum Command {
         /// Public URL clients use (repeatable); its ws/wss/http/https forms are accepted as JWT aud.
         #[arg(long = "public-url")]
         public_urls: Vec<String>,
+        /// For client CI: any audience, no project id, a temporary store deleted on exit,
+        /// no per-IP limits, loopback only (prints what it relaxes).
+        #[arg(long)]
+        dev: bool,
+        /// Let --dev listen on a non-loopback address.
+        #[arg(long, requires = "dev")]
+        dev_public: bool,
     },
     /// Print a new Ed25519 seed (hex) and its did:key as JSON.
     Keygen,
@@ -78,13 +85,16 @@ fn main() -> ExitCode {
             listen,
             data_dir,
             public_urls,
+            dev,
+            dev_public,
         } => {
             let overrides = Overrides {
                 listen,
                 data_dir,
                 public_urls,
             };
-            match serve(config, overrides) {
+            let dev = dev.then_some(dev_public);
+            match serve(config, overrides, dev) {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => {
                     eprintln!("relaybox: {e:#}");
@@ -130,18 +140,28 @@ fn main() -> ExitCode {
     }
 }
 
-fn serve(file: Option<PathBuf>, overrides: Overrides) -> anyhow::Result<()> {
-    let config = Config::load(file.as_deref(), &overrides)?;
+/// `dev`: `Some(public)` for `--dev` (`--dev-public`).
+fn serve(file: Option<PathBuf>, overrides: Overrides, dev: Option<bool>) -> anyhow::Result<()> {
+    let mut config = Config::load(file.as_deref(), &overrides)?;
+    let dev = dev.map(|public| config.apply_dev(public)).transpose()?;
     config.validate()?;
     relaybox::telemetry::init(&config.log);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
-    runtime.block_on(async move {
-        let server = relaybox::start(config).await?;
+    let result = runtime.block_on(async {
+        let server = relaybox::start(config.clone()).await?;
         println!("RELAYBOX_LISTEN={}", server.local_addr);
+        if dev.is_some() {
+            eprintln!("{}", config.dev_banner(server.local_addr));
+        }
         relaybox::shutdown::signal().await;
         tracing::info!("shutdown requested");
         server.shutdown().await
-    })
+    });
+    drop(runtime);
+    if let Some(dev) = dev {
+        dev.finish();
+    }
+    result
 }

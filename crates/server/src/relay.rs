@@ -80,10 +80,11 @@ impl Relay {
             leeway_secs: config.auth.leeway_secs,
             max_token_len: config.auth.max_token_bytes,
             max_age_secs: config.auth.max_token_age_secs,
-            audiences: Some(audiences),
+            // `auth.any_audience` (set by --dev only): any `aud` passes.
+            audiences: (!config.auth.any_audience).then_some(audiences),
         };
         let attest_verify = VerifyOptions {
-            audiences: Some(attest_audiences),
+            audiences: (!config.auth.any_audience).then_some(attest_audiences),
             ..verify.clone()
         };
         let limits = Limits {

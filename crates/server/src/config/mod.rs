@@ -2,6 +2,7 @@
 //! environment variables, then command-line flags, and validated before any
 //! port is bound so that a bad value stops start-up with a clear message.
 
+mod dev;
 mod env;
 mod validate;
 mod webhooks;
@@ -12,6 +13,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+pub use dev::DevMode;
 pub use webhooks::WebhooksConfig;
 
 /// Every tunable of the relay. Field names are the keys of `config/relaybox.toml`.
@@ -50,6 +52,7 @@ pub struct ServerConfig {
 pub struct AuthConfig {
     pub audiences: Vec<String>,
     pub accept_listen_audiences: bool,
+    pub any_audience: bool,
     pub leeway_secs: u64,
     pub max_token_bytes: usize,
     pub max_token_age_secs: u64,
@@ -189,6 +192,7 @@ impl Default for AuthConfig {
         AuthConfig {
             audiences: Vec::new(),
             accept_listen_audiences: true,
+            any_audience: false,
             leeway_secs: 120,
             max_token_bytes: 4096,
             max_token_age_secs: 7 * 86_400,
