@@ -12,6 +12,8 @@ mod client;
 mod relay;
 
 pub use client::*;
+// Some test binaries start the relay themselves (dev_mode.rs).
+#[allow(unused_imports)]
 pub use relay::*;
 
 use std::net::SocketAddr;
