@@ -33,9 +33,27 @@ pub fn token(args: &TokenArgs) -> anyhow::Result<String> {
             audiences: Some([args.aud.clone()].into()),
             ..VerifyOptions::default()
         };
-        let verified =
-            jwt::verify(token, &opts, now).map_err(|e| anyhow::anyhow!("{e} ({})", e.reason()))?;
-        return Ok(serde_json::to_string(&verified.claims)?);
+        let skew = |iat: i64| iat - now as i64;
+        let verified = jwt::verify(token, &opts, now).map_err(|e| match e {
+            relaybox_auth::Error::Expired { exp, now } => anyhow::anyhow!(
+                "{e} ({}): expired {} s ago by this machine's clock ({now})",
+                e.reason(),
+                now as i64 - exp
+            ),
+            relaybox_auth::Error::NotYetValid { iat, .. } => anyhow::anyhow!(
+                "{e} ({}): its issuer's clock is {} s ahead of this machine's",
+                e.reason(),
+                skew(iat)
+            ),
+            other => anyhow::anyhow!("{other} ({})", other.reason()),
+        })?;
+        // The claims, and how far the issuer's clock (iat) is from ours.
+        let out = serde_json::json!({
+            "claims": verified.claims,
+            "now": now,
+            "clock_skew_secs": skew(verified.claims.iat),
+        });
+        return Ok(out.to_string());
     }
     let Some(seed) = &args.seed else {
         bail!("either --seed (to sign) or --verify (to check) is required");
@@ -92,11 +110,18 @@ mod tests {
             leeway: 120,
             ..TokenArgs::default()
         };
-        let out = token(&args).unwrap();
-        assert!(
-            out.contains("did:key:z6MkodHZwneVRShtaLf8JKYkxpDGp1vGZnpGmdBpX8M2exxH"),
-            "{out}"
+        let out: serde_json::Value = serde_json::from_str(&token(&args).unwrap()).unwrap();
+        assert_eq!(
+            out["claims"]["iss"],
+            "did:key:z6MkodHZwneVRShtaLf8JKYkxpDGp1vGZnpGmdBpX8M2exxH"
         );
+        assert_eq!(out["clock_skew_secs"], -3, "issued 3 s before our clock");
+        args.now = Some(1_656_996_497 + 121);
+        let err = token(&args).unwrap_err().to_string();
+        assert!(err.contains("expired 121 s ago"), "{err}");
+        args.now = Some(1_656_910_097 - 500);
+        let err = token(&args).unwrap_err().to_string();
+        assert!(err.contains("500 s ahead"), "{err}");
         args.now = Some(1_656_996_497 + 121);
         assert!(token(&args).is_err());
         args.now = Some(1_656_910_100);

@@ -165,11 +165,19 @@ pub fn authenticate(
             } else {
                 StatusCode::FORBIDDEN
             };
-            Err(Rejection::new(
-                status,
-                "InvalidJwt",
-                format!("Invalid JWT: {}", e.reason()),
-            ))
+            // A wallet with a skewed clock cannot tell why it is refused
+            // unless the reason says what time the relay thinks it is.
+            let reason = match e {
+                relaybox_auth::Error::Expired { exp, .. } => format!(
+                    "Invalid JWT: expired (exp {exp}, relay time {now_secs})"
+                ),
+                relaybox_auth::Error::NotYetValid { iat, .. } => format!(
+                    "Invalid JWT: not_yet_valid (iat {iat}, relay time {now_secs}: clock {}s ahead)",
+                    iat - now_secs as i64
+                ),
+                other => format!("Invalid JWT: {}", other.reason()),
+            };
+            Err(Rejection::new(status, "InvalidJwt", reason))
         }
     }
 }

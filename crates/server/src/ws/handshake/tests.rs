@@ -92,6 +92,23 @@ fn rejections_carry_status_and_tag() {
     )
     .unwrap_err();
     assert_eq!((r.status, r.tag), (StatusCode::UNAUTHORIZED, "InvalidJwt"));
+    assert!(
+        r.reason.contains(&format!("relay time {NOW}")),
+        "the reason carries the relay's clock: {}",
+        r.reason
+    );
+    let future = token(&kp, AUD, NOW as i64 + 3600);
+    let r = authenticate(
+        &HeaderMap::new(),
+        &q(&format!("auth={future}")),
+        &opts(),
+        &[],
+        NOW,
+        None,
+    )
+    .unwrap_err();
+    assert!(r.reason.contains("clock 3600s ahead"), "{}", r.reason);
+    assert!(r.reason.len() <= 120, "fits a close frame: {}", r.reason);
 
     let projects = vec!["good".to_string()];
     let good = token(&kp, AUD, NOW as i64);
