@@ -28,6 +28,10 @@ cargo fmt --all -- --check
 step "cargo clippy (all targets, warnings are errors)"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
+step "crate metadata and API docs (cargo doc without warnings)"
+python3 tests/check-crates.py
+RUSTDOCFLAGS="-D warnings" cargo doc --no-deps --workspace --locked
+
 step "cargo build (relaybox binary for the interop and conformance runs)"
 cargo build --locked -p relaybox
 export RELAYBOX_BIN="$PWD/target/debug/relaybox"
@@ -43,5 +47,8 @@ bash tests/conformance/run.sh
 
 step "schemathesis: the attestation endpoints against docs/openapi.yaml"
 bash tests/schemathesis/run.sh
+
+step "deploy files: docker-compose.yml and the Dockerfile against the relay's config keys"
+tests/schemathesis/.venv/bin/python tests/check-deploy.py
 
 printf '\nall test stages passed\n'

@@ -82,13 +82,13 @@ fn prefixed(r: &WorkerResult, prefix: &str) -> WorkerResult {
     }
 }
 
-/// Abusers connect from their own loopback addresses (127.0.<net>.1-8,
+/// Abusers connect from their own loopback addresses (`127.0.<net>.1-8`,
 /// 125 or fewer sockets each), so the relay's per-IP limits (sockets,
 /// request budget) apply to them as to Internet clients, while the normal
 /// pairs on 127.0.0.1 keep their own budget.
 pub(crate) const HOSTILE_NET: u8 = 2;
 /// The normal pairs stand for as many users: each pair connects from its
-/// own address (127.0.1.<n>, 250 of them), as the users of a public relay
+/// own address (`127.0.1.<n>`, 250 of them), as the users of a public relay
 /// would, so one address's request budget is one pair's.
 pub(crate) const NORMAL_NET: u8 = 1;
 /// The helpers that publish on the victim topics, one address each.
