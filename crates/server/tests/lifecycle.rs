@@ -129,3 +129,43 @@ async fn readiness_and_health_after_restart() {
     let (status, _, _) = http(relay.addr(), "GET", "/health").await;
     assert_eq!(status, 200);
 }
+
+/// On SIGTERM the sockets are closed over `server.shutdown_spread_ms`, not
+/// all at once, so that clients reconnect to the other nodes gradually.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_spreads_the_closes() {
+    let mut relay = TestRelay::with_env(&[("RELAYBOX_SERVER_SHUTDOWN_SPREAD_MS", "2000")]).await;
+    let mut clients = Vec::new();
+    for _ in 0..12 {
+        clients.push(relay.new_client().await);
+    }
+    let started = std::time::Instant::now();
+    relay.sigterm();
+    let closes: Vec<_> = clients
+        .into_iter()
+        .map(|mut c| {
+            tokio::spawn(async move {
+                let (code, _) = c.expect_close().await.expect("a close frame");
+                (code, started.elapsed())
+            })
+        })
+        .collect();
+    let mut times = Vec::new();
+    for c in closes {
+        let (code, at) = c.await.unwrap();
+        assert_eq!(code, 1001);
+        times.push(at);
+    }
+    times.sort();
+    let (first, last) = (times[0], times[times.len() - 1]);
+    assert!(
+        last < Duration::from_millis(4000),
+        "all closed within the spread: {times:?}"
+    );
+    assert!(
+        last - first > Duration::from_millis(500),
+        "12 closes spread over 2 s, not at once: {times:?}"
+    );
+    let status = relay.wait_exit(Duration::from_secs(10)).await;
+    assert!(status.success(), "{status:?}");
+}

@@ -39,6 +39,7 @@ impl TestRelay {
         config.server.listen = "127.0.0.1:0".into();
         config.server.data_dir = dir.path().join("data");
         config.server.shutdown_grace_ms = 2_000;
+        config.server.shutdown_spread_ms = 0;
         tweak(&mut config);
         let server = relaybox::start(config.clone()).await.expect("relay starts");
         let addr = server.local_addr;

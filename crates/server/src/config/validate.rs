@@ -47,6 +47,9 @@ impl Config {
                     .into(),
             );
         }
+        if self.server.shutdown_spread_ms >= self.server.shutdown_grace_ms {
+            return bad("server.shutdown_spread_ms must be below server.shutdown_grace_ms".into());
+        }
         if !self.server.relay_key.is_empty() {
             if let Err(e) = crate::identity::parse_seed(&self.server.relay_key) {
                 return bad(format!("server.relay_key: {e}"));

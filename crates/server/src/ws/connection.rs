@@ -60,7 +60,10 @@ pub async fn run<S>(
     let mut ping = tokio::time::interval_at(tokio::time::Instant::now() + ping_every, ping_every);
     ping.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut last_heard = Instant::now();
-    let shutdown = relay.shutdown.token.clone();
+    let mut shutdown = ShutdownTurn::new(
+        relay.shutdown.token.clone(),
+        Duration::from_millis(relay.config.server.shutdown_spread_ms),
+    );
     let kick = session.kick_token();
 
     let mut close_frame = match Box::pin(session.restore_subscriptions()).await {
@@ -94,7 +97,7 @@ pub async fn run<S>(
                     close_frame = Some(close(1013, "not reading, reconnect"));
                     continue;
                 }
-                _ = shutdown.cancelled() => {
+                _ = shutdown.turn() => {
                     close_frame = Some(close(1001, "server shutting down"));
                     continue;
                 }
@@ -111,7 +114,7 @@ pub async fn run<S>(
         let paused_until = session.paused_until();
         tokio::select! {
             biased;
-            _ = shutdown.cancelled() => close_frame = Some(close(1001, "server shutting down")),
+            _ = shutdown.turn() => close_frame = Some(close(1001, "server shutting down")),
             _ = kick.cancelled() => close_frame = Some(close(1013, "send queue full, reconnect")),
             // Paused after a refusal for its rate: leave its frames in the
             // socket until the pause is over.
@@ -234,5 +237,39 @@ async fn window_stalled(full_since: Option<Instant>, stall: Duration) {
 async fn pause_over(until: Option<Instant>) {
     if let Some(until) = until {
         tokio::time::sleep_until(until.into()).await;
+    }
+}
+
+/// When this socket closes on shutdown: at a random moment within
+/// `server.shutdown_spread_ms` after the shutdown begins, so that clients
+/// reconnect to the other nodes gradually instead of all at once. Until
+/// then the socket is served as usual.
+struct ShutdownTurn {
+    token: tokio_util::sync::CancellationToken,
+    spread: Duration,
+    at: Option<tokio::time::Instant>,
+}
+
+impl ShutdownTurn {
+    fn new(token: tokio_util::sync::CancellationToken, spread: Duration) -> ShutdownTurn {
+        ShutdownTurn {
+            token,
+            spread,
+            at: None,
+        }
+    }
+
+    /// Resolves when it is this socket's turn to close (each call starts
+    /// over, so it can sit in a `select!` that is entered many times).
+    async fn turn(&mut self) {
+        let at = match self.at {
+            Some(at) => at,
+            None => {
+                self.token.cancelled().await;
+                let delay = self.spread.mul_f64(rand::random::<f64>());
+                *self.at.insert(tokio::time::Instant::now() + delay)
+            }
+        };
+        tokio::time::sleep_until(at).await;
     }
 }
