@@ -267,4 +267,7 @@ pub(crate) fn publish_gauges(i: &Inner) {
     metrics::gauge!("relaybox_store_unsynced_bytes").set(i.log.buffered_bytes() as f64);
     metrics::gauge!("relaybox_store_cached_positions")
         .set(i.state.positions().cached_count() as f64);
+    // The limits too, so that alerts can compare (0: no budget).
+    metrics::gauge!("relaybox_store_budget_bytes").set(i.cfg.max_disk_bytes as f64);
+    metrics::gauge!("relaybox_store_min_free_bytes").set(i.cfg.min_free_bytes as f64);
 }

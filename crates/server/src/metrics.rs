@@ -26,9 +26,45 @@ pub fn install() -> PrometheusHandle {
             let handle = recorder.handle();
             // Another recorder may already be installed (embedding); then ours just renders nothing.
             let _ = metrics::set_global_recorder(recorder);
+            register_at_zero();
             handle
         })
         .clone()
+}
+
+/// The series dashboards and alerts (deploy/) rely on exist from the
+/// start, at zero, rather than appearing with their first event: a rate or
+/// an alert over a series that does not exist yet says nothing.
+fn register_at_zero() {
+    for name in [
+        "relaybox_acks_total",
+        "relaybox_slow_consumer_disconnects_total",
+        "relaybox_storage_full_refusals_total",
+        "relaybox_expired_messages_total",
+        "relaybox_webhook_events_queued_total",
+    ] {
+        counter!(name).absolute(0);
+    }
+    counter!("relaybox_connections_total", "result" => "accepted").absolute(0);
+    counter!("relaybox_publishes_total", "outcome" => "stored").absolute(0);
+    counter!("relaybox_deliveries_total", "kind" => "live").absolute(0);
+    counter!("relaybox_webhook_events_total", "outcome" => "ok").absolute(0);
+    counter!("relaybox_webhook_events_total", "outcome" => "dropped").absolute(0);
+    counter!("relaybox_http_rpc_total", "outcome" => "ok").absolute(0);
+    for name in [
+        "relaybox_connections",
+        "relaybox_ready",
+        "relaybox_webhook_queue_depth",
+        "relaybox_webhook_queue_oldest_age_seconds",
+    ] {
+        gauge!(name).set(0.0);
+    }
+}
+
+/// Whether the relay takes clients and its store answers (what `/ready`
+/// says), for alerting.
+pub fn ready(ready: bool) {
+    gauge!("relaybox_ready").set(if ready { 1.0 } else { 0.0 });
 }
 
 pub fn connection_opened() {

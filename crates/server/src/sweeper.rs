@@ -61,6 +61,8 @@ pub async fn run(relay: Arc<Relay>) {
                 Err(e) => tracing::error!(error = %e, "sweeping webhook registrations failed"),
             }
         }
+        let store_ok = relay.store.health().await.is_ok();
+        crate::metrics::ready(relay.readiness.get() && store_ok);
         let stats = relay.store.stats();
         crate::metrics::store_stats(
             stats.messages,
