@@ -33,6 +33,14 @@ pub async fn handle(
     if !admin_only && crate::attest::routes(&relay, req.uri().path()) {
         return Ok(crate::attest::handle(req, relay, peer).await);
     }
+    if req.uri().path().starts_with("/admin/") {
+        // Only on the admin listener: the public port does not know it.
+        return Ok(if admin_only {
+            crate::admin::handle(req, relay).await
+        } else {
+            not_found()
+        });
+    }
     if !admin_only && req.uri().path() == "/rpc" {
         if req.method() != Method::POST {
             return Ok(method_not_allowed());

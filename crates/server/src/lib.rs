@@ -6,6 +6,8 @@
 //! lives here so that integration tests and the benchmark harness can start
 //! the same server in-process.
 
+pub mod admin;
+pub mod admin_cli;
 pub mod admission;
 pub mod attest;
 pub mod cli;
@@ -21,6 +23,7 @@ pub mod rpc_http;
 pub mod server;
 pub mod session;
 pub mod shutdown;
+pub mod sockets;
 pub mod sweeper;
 pub mod telemetry;
 pub mod webhooks;

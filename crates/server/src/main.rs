@@ -46,6 +46,24 @@ enum Command {
         #[arg(long, requires = "dev")]
         dev_public: bool,
     },
+    /// Ask the admin API (on server.admin_listen) about a client, or kick it, or the store.
+    Admin {
+        /// The admin listener, http://host:port.
+        #[arg(
+            long,
+            env = "RELAYBOX_ADMIN_URL",
+            default_value = "http://127.0.0.1:9091"
+        )]
+        url: String,
+        /// server.admin_token.
+        #[arg(long, env = "RELAYBOX_SERVER_ADMIN_TOKEN", hide_env_values = true)]
+        token: String,
+        /// Print the API's JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+        #[command(subcommand)]
+        call: AdminCommand,
+    },
     /// Print a new Ed25519 seed (hex) and its did:key as JSON.
     Keygen,
     /// Sign a client-auth JWT, or verify one with --verify.
@@ -77,6 +95,20 @@ enum Command {
     },
 }
 
+#[derive(Subcommand)]
+enum AdminCommand {
+    /// A client's subscriptions, pending messages and open sockets.
+    Client { client_id: String },
+    /// Close a client's sockets on this node (4010: reconnect elsewhere; or 1001).
+    Kick {
+        client_id: String,
+        #[arg(long, default_value_t = 4010)]
+        code: u16,
+    },
+    /// The store's figures, sockets and readiness.
+    Stats,
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
@@ -96,6 +128,38 @@ fn main() -> ExitCode {
             let dev = dev.then_some(dev_public);
             match serve(config, overrides, dev) {
                 Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("relaybox: {e:#}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+        Command::Admin {
+            url,
+            token,
+            json,
+            call,
+        } => {
+            let call = match call {
+                AdminCommand::Client { client_id } => {
+                    relaybox::admin_cli::AdminCall::Client(client_id)
+                }
+                AdminCommand::Kick { client_id, code } => relaybox::admin_cli::AdminCall::Kick {
+                    client: client_id,
+                    code,
+                },
+                AdminCommand::Stats => relaybox::admin_cli::AdminCall::Stats,
+            };
+            let result = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .map_err(anyhow::Error::from)
+                .and_then(|rt| rt.block_on(relaybox::admin_cli::run(&url, &token, call, json)));
+            match result {
+                Ok(out) => {
+                    println!("{out}");
+                    ExitCode::SUCCESS
+                }
                 Err(e) => {
                     eprintln!("relaybox: {e:#}");
                     ExitCode::FAILURE

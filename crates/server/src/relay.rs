@@ -54,6 +54,8 @@ pub struct Relay {
     pub identity: crate::identity::RelayIdentity,
     /// Webhook registrations and the event queue's sender wake-up.
     pub webhooks: crate::webhooks::Webhooks,
+    /// The open sockets (admin inspection and kick).
+    pub sockets: Arc<crate::sockets::Sockets>,
     next_conn_id: AtomicU64,
 }
 
@@ -125,6 +127,7 @@ impl Relay {
             attest,
             identity,
             webhooks,
+            sockets: Arc::default(),
             next_conn_id: AtomicU64::new(1),
         }
     }

@@ -66,7 +66,8 @@ pub fn apply_env(tree: &mut toml::Value, vars: &[(String, String)]) -> Result<()
 }
 
 /// Variables with the prefix that are not configuration keys.
-const IGNORED: &[&str] = &["RELAYBOX_CONFIG", "RELAYBOX_BIN"];
+/// Read by other commands (`relaybox admin`) or tools, not by the config.
+const IGNORED: &[&str] = &["RELAYBOX_CONFIG", "RELAYBOX_BIN", "RELAYBOX_ADMIN_URL"];
 
 fn typed(current: &toml::Value, raw: &str) -> Result<toml::Value, String> {
     Ok(match current {

@@ -46,6 +46,7 @@ pub struct ServerConfig {
     pub metrics_admin_only: bool,
     pub trusted_proxies: Vec<String>,
     pub relay_key: String,
+    pub admin_token: String,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
@@ -185,6 +186,7 @@ impl Default for ServerConfig {
             metrics_admin_only: false,
             trusted_proxies: Vec::new(),
             relay_key: String::new(),
+            admin_token: String::new(),
         }
     }
 }

@@ -50,6 +50,14 @@ impl Config {
         if self.server.shutdown_spread_ms >= self.server.shutdown_grace_ms {
             return bad("server.shutdown_spread_ms must be below server.shutdown_grace_ms".into());
         }
+        if !self.server.admin_token.is_empty() {
+            if self.server.admin_listen.is_empty() {
+                return bad("server.admin_token needs server.admin_listen (the admin API is served there only)".into());
+            }
+            if self.server.admin_token.len() < 16 {
+                return bad("server.admin_token must be at least 16 characters".into());
+            }
+        }
         if !self.server.relay_key.is_empty() {
             if let Err(e) = crate::identity::parse_seed(&self.server.relay_key) {
                 return bad(format!("server.relay_key: {e}"));

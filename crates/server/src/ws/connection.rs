@@ -65,6 +65,15 @@ pub async fn run<S>(
         Duration::from_millis(relay.config.server.shutdown_spread_ms),
     );
     let kick = session.kick_token();
+    let admin = relay.sockets.register(
+        client.client_id.clone(),
+        crate::sockets::SocketInfo {
+            conn_id,
+            remote: ip,
+            since_ms: crate::now_ms(),
+            user_agent: client.user_agent.clone(),
+        },
+    );
 
     let mut close_frame = match Box::pin(session.restore_subscriptions()).await {
         Ok(_) => None,
@@ -115,6 +124,7 @@ pub async fn run<S>(
         tokio::select! {
             biased;
             _ = shutdown.turn() => close_frame = Some(close(1001, "server shutting down")),
+            code = admin.closed() => close_frame = Some(close(code, "closed by the operator")),
             _ = kick.cancelled() => close_frame = Some(close(1013, "send queue full, reconnect")),
             // Paused after a refusal for its rate: leave its frames in the
             // socket until the pause is over.
@@ -208,6 +218,8 @@ pub async fn run<S>(
         }
     }
     session.unfollow_all();
+    // Closing: no longer one of the client's open sockets.
+    drop(admin);
     if let Some(frame) = close_frame {
         tracing::debug!(code = u16::from(frame.code), reason = %frame.reason, "closing connection");
         let _ = tokio::time::timeout(Duration::from_secs(2), async {

@@ -20,6 +20,8 @@ use crate::query::query_get;
 pub struct Authenticated {
     pub client_id: Arc<str>,
     pub project_id: Option<String>,
+    /// The `ua` query parameter (SDK and platform), for operators.
+    pub user_agent: Option<String>,
 }
 
 /// Why a handshake was refused, in the three forms clients see: an HTTP
@@ -127,6 +129,7 @@ pub fn authenticate(
         return Ok(Authenticated {
             client_id,
             project_id: project_id.map(str::to_owned),
+            user_agent: user_agent(query),
         });
     }
     match jwt::verify(token, opts, now_secs) {
@@ -150,6 +153,7 @@ pub fn authenticate(
             Ok(Authenticated {
                 client_id,
                 project_id: project_id.map(str::to_owned),
+                user_agent: user_agent(query),
             })
         }
         Err(e) => {
@@ -180,6 +184,11 @@ pub fn authenticate(
             Err(Rejection::new(status, "InvalidJwt", reason))
         }
     }
+}
+
+/// The `ua` parameter, cut to 128 characters (it is only shown).
+fn user_agent(query: &[(String, String)]) -> Option<String> {
+    query_get(query, "ua").map(|ua| ua.chars().take(128).collect())
 }
 
 #[cfg(test)]

@@ -1,0 +1,166 @@
+//! The admin API and `relaybox admin` against the real binary: its auth,
+//! that the public port does not serve it, and every call on known state.
+
+mod common;
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use common::*;
+use relaybox_auth::Keypair;
+use serde_json::Value;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+const TOKEN: &str = "an-admin-token-for-tests";
+
+/// A free loopback port for the admin listener (bound, read, released).
+async fn free_port() -> u16 {
+    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    l.local_addr().unwrap().port()
+}
+
+async fn call(addr: SocketAddr, method: &str, path: &str, token: Option<&str>) -> (u16, Value) {
+    let mut s = TcpStream::connect(addr).await.unwrap();
+    let auth = token.map_or(String::new(), |t| format!("Authorization: Bearer {t}\r\n"));
+    let req = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n{auth}Content-Length: 0\r\n\r\n"
+    );
+    s.write_all(req.as_bytes()).await.unwrap();
+    let mut buf = Vec::new();
+    tokio::time::timeout(WAIT, s.read_to_end(&mut buf))
+        .await
+        .unwrap()
+        .unwrap();
+    let text = String::from_utf8_lossy(&buf).into_owned();
+    let (head, body) = text.split_once("\r\n\r\n").unwrap();
+    let status = head.split_whitespace().nth(1).unwrap().parse().unwrap();
+    (status, serde_json::from_str(body).unwrap_or(Value::Null))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn admin_api_inspects_and_kicks_clients() {
+    let port = free_port().await;
+    let admin_listen = format!("127.0.0.1:{port}");
+    let relay = TestRelay::with_env(&[
+        ("RELAYBOX_SERVER_ADMIN_LISTEN", &admin_listen),
+        ("RELAYBOX_SERVER_ADMIN_TOKEN", TOKEN),
+    ])
+    .await;
+    let admin: SocketAddr = admin_listen.parse().unwrap();
+
+    // Auth: no token, a wrong token; and the public port does not know it.
+    assert_eq!(call(admin, "GET", "/admin/stats", None).await.0, 401);
+    assert_eq!(
+        call(admin, "GET", "/admin/stats", Some("wrong-token-0000000"))
+            .await
+            .0,
+        401
+    );
+    assert_eq!(
+        call(relay.addr(), "GET", "/admin/stats", Some(TOKEN))
+            .await
+            .0,
+        404
+    );
+
+    // Known state: a client following two topics, three messages pending
+    // on one, one socket open.
+    let kp = Keypair::generate();
+    let (t1, t2) = (topic(), topic());
+    let mut c = relay.client(&kp).await;
+    c.subscribe(&t1).await;
+    c.subscribe(&t2).await;
+    c.close().await;
+    let mut p = relay.new_client().await;
+    for m in ["a", "b", "c"] {
+        p.publish(&t1, m).await;
+    }
+    let mut c = relay.client(&kp).await;
+    c.auto_ack = false;
+    let did = kp.did_key();
+
+    let (status, view) = call(admin, "GET", &format!("/admin/clients/{did}"), Some(TOKEN)).await;
+    assert_eq!(status, 200, "{view}");
+    let subs = view["subscriptions"].as_array().unwrap();
+    assert_eq!(subs.len(), 2);
+    let of = |t: &str| subs.iter().find(|s| s["topic"] == t).unwrap().clone();
+    assert_eq!(of(&t1)["pending"], 3);
+    assert!(of(&t1)["oldest_pending_age_secs"].as_u64().is_some());
+    assert_eq!(of(&t2)["pending"], 0);
+    assert_eq!(view["sockets"].as_array().unwrap().len(), 1, "{view}");
+
+    let (status, stats) = call(admin, "GET", "/admin/stats", Some(TOKEN)).await;
+    assert_eq!(status, 200);
+    assert!(stats["messages"].as_u64().unwrap() >= 3, "{stats}");
+    assert_eq!(stats["ready"], true);
+
+    // The CLI says the same.
+    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_relaybox"))
+        .args([
+            "admin",
+            "--url",
+            &format!("http://{admin_listen}"),
+            "--token",
+            TOKEN,
+            "client",
+            &did,
+        ])
+        .env_remove("RELAYBOX_SERVER_ADMIN_TOKEN")
+        .output()
+        .await
+        .unwrap();
+    let table = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        table.contains("2 subscription(s)") && table.contains(&t1),
+        "{table}"
+    );
+    assert!(table.contains("1 open socket(s)"), "{table}");
+
+    // Kick: the socket is closed with the code asked for.
+    let (status, kicked) = call(
+        admin,
+        "POST",
+        &format!("/admin/clients/{did}/kick?code=4010"),
+        Some(TOKEN),
+    )
+    .await;
+    assert_eq!((status, kicked["closed"].as_u64()), (200, Some(1)));
+    let (code, _) = c.expect_close().await.expect("closed");
+    assert_eq!(code, 4010);
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let (_, view) = call(admin, "GET", &format!("/admin/clients/{did}"), Some(TOKEN)).await;
+    assert_eq!(view["sockets"].as_array().unwrap().len(), 0);
+    assert_eq!(
+        call(
+            admin,
+            "POST",
+            &format!("/admin/clients/{did}/kick?code=1000"),
+            Some(TOKEN)
+        )
+        .await
+        .0,
+        400
+    );
+}
+
+#[tokio::test]
+async fn without_a_token_the_admin_api_refuses() {
+    let port = free_port().await;
+    let admin_listen = format!("127.0.0.1:{port}");
+    let _relay = TestRelay::with_env(&[("RELAYBOX_SERVER_ADMIN_LISTEN", &admin_listen)]).await;
+    let (status, body) = call(
+        admin_listen.parse().unwrap(),
+        "GET",
+        "/admin/stats",
+        Some("x"),
+    )
+    .await;
+    assert_eq!(status, 403, "{body}");
+    assert!(body["error"].as_str().unwrap().contains("admin_token"));
+}
