@@ -72,6 +72,11 @@ impl Config {
         if w.timeout_ms == 0 || w.retry_hours == 0 {
             return bad("webhooks.timeout_ms and retry_hours must be > 0".into());
         }
+        if l.push_window_max_bytes < l.push_window_bytes {
+            return bad(
+                "limits.push_window_max_bytes must be at least limits.push_window_bytes".into(),
+            );
+        }
         if l.ttl_max_secs < l.ttl_min_secs {
             return bad("limits.ttl_max_secs must be >= limits.ttl_min_secs".into());
         }

@@ -52,6 +52,9 @@ pub struct Following {
     pub(super) in_flight: BTreeMap<u64, InFlight>,
     /// Frame bytes of the pushes in `in_flight`: the flow-control window's use.
     pub(super) unacked_bytes: usize,
+    /// Extra window earned by acks, on top of `limits.push_window_bytes`
+    /// (see `Session::window`).
+    pub(super) window_growth: usize,
     /// When the window last became full (cleared when it opens again).
     pub(super) window_full_since: Option<std::time::Instant>,
     /// Acks received in this loop turn, applied to the store in one go.
@@ -241,7 +244,18 @@ impl Session {
 
     /// Whether the client's unacknowledged pushes leave room for another.
     pub fn window_open(&self) -> bool {
-        self.following.unacked_bytes < self.relay.config.limits.push_window_bytes
+        self.following.unacked_bytes < self.window()
+    }
+
+    /// The push window: `limits.push_window_bytes` at first, growing by
+    /// what the client acknowledges up to `limits.push_window_max_bytes`
+    /// (as TCP's slow start does). A client that reads and acks quickly
+    /// earns room for throughput; one that never acks holds the first
+    /// window only.
+    fn window(&self) -> usize {
+        let limits = &self.relay.config.limits;
+        (limits.push_window_bytes + self.following.window_growth)
+            .min(limits.push_window_max_bytes.max(limits.push_window_bytes))
     }
 
     /// Since when the push window has been full, if it is (a client that
@@ -324,6 +338,8 @@ impl Session {
             following.settle(&push);
             if ok {
                 following.acks.push((push.topic, push.seq));
+                let max = self.relay.config.limits.push_window_max_bytes;
+                following.window_growth = (following.window_growth + push.bytes).min(max);
             }
         }
         if self.window_open() {
