@@ -45,7 +45,7 @@ step "interop: official @walletconnect/sign-client against the relay"
 step "conformance: Autobahn cases against the relay's WebSocket layer"
 bash tests/conformance/run.sh
 
-step "schemathesis: the attestation endpoints against docs/openapi.yaml"
+step "schemathesis: the HTTP endpoints (attestation, /rpc, /public-key) against docs/openapi.yaml"
 bash tests/schemathesis/run.sh
 
 step "deploy files: docker-compose.yml and the Dockerfile against the relay's config keys"
