@@ -138,17 +138,6 @@ impl RedisStore {
         }
     }
 
-    /// Runs a pipeline on `conn` (no retry: callers use it for writes that
-    /// are not safe to repeat blindly).
-    pub(crate) async fn query_pipe(
-        &self,
-        op: &'static str,
-        pipe: &redis::Pipeline,
-        conn: &mut Conn,
-    ) -> Result<Value> {
-        timed(&self.cfg, op, pipe.query_async(conn)).await
-    }
-
     /// The connection for an acknowledged write: a WAIT connection when
     /// waiting is configured, else a data connection.
     pub(crate) fn write_conn(&self) -> Conn {

@@ -82,6 +82,17 @@ pub struct RedisWatchStore {
     queued: AtomicU64,
 }
 
+/// Runs a pipeline on `conn`, timed like every other call (no retry: the
+/// queue's writes are not all safe to repeat blindly).
+async fn run_pipe(
+    store: &RedisStore,
+    op: &'static str,
+    pipe: &redis::Pipeline,
+    conn: &mut crate::conn::Conn,
+) -> Result<Value> {
+    crate::conn::timed(&store.cfg, op, pipe.query_async(conn)).await
+}
+
 impl RedisWatchStore {
     pub(crate) async fn new(store: Arc<RedisStore>) -> Result<Arc<RedisWatchStore>> {
         let s = Arc::new(RedisWatchStore {
@@ -251,10 +262,7 @@ impl WatchStore for RedisWatchStore {
                 .arg(event.id)
                 .ignore();
         }
-        let _: Value = self
-            .store
-            .query_pipe("watch_enqueue", &pipe, &mut conn)
-            .await?;
+        let _: Value = run_pipe(&self.store, "watch_enqueue", &pipe, &mut conn).await?;
         self.store.make_durable(&mut conn, EVENTS).await?;
         self.queued.fetch_add(n, Ordering::Relaxed);
         Ok(())
@@ -279,10 +287,7 @@ impl WatchStore for RedisWatchStore {
         pipe.atomic();
         pipe.cmd("ZREM").arg(DUE).arg(event.id).ignore();
         pipe.cmd("HDEL").arg(EVENTS).arg(event.id).ignore();
-        let _: Value = self
-            .store
-            .query_pipe("watch_finish", &pipe, &mut conn)
-            .await?;
+        let _: Value = run_pipe(&self.store, "watch_finish", &pipe, &mut conn).await?;
         Ok(())
     }
 
@@ -296,10 +301,7 @@ impl WatchStore for RedisWatchStore {
         pipe.atomic();
         pipe.cmd("HSET").arg(EVENTS).arg(next.id).arg(json).ignore();
         pipe.cmd("ZADD").arg(DUE).arg(due_ms).arg(next.id).ignore();
-        let _: Value = self
-            .store
-            .query_pipe("watch_retry", &pipe, &mut conn)
-            .await?;
+        let _: Value = run_pipe(&self.store, "watch_retry", &pipe, &mut conn).await?;
         Ok(())
     }
 
