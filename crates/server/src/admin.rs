@@ -7,6 +7,9 @@
 //!   how many messages are pending and how old the oldest is, and its open
 //!   sockets on this node (remote address, since, user agent);
 //! - `POST /admin/clients/<client_id>/kick?code=4010|1001`: closes them;
+//! - `DELETE /admin/clients/<client_id>`: closes them (4010) and deletes
+//!   the client's subscriptions and delivery positions (its messages stay
+//!   for the topics' other subscribers);
 //! - `GET /admin/stats`: the store's figures, sockets, free space.
 
 use std::sync::Arc;
@@ -63,6 +66,7 @@ pub async fn handle(req: Request<Incoming>, relay: Arc<Relay>) -> Response<Full<
                 ),
             }
         }
+        (&Method::DELETE, ["clients", client]) => drop_client(&relay, client).await,
         _ => json_response(
             StatusCode::NOT_FOUND,
             json!({ "error": "no such admin call" }),
@@ -89,6 +93,40 @@ async fn stats(relay: &Relay) -> Response<Full<Bytes>> {
             "ready": relay.readiness.get() && healthy,
             "webhook_events_queued": relay.webhooks.store().map_or(0, |w| w.queued()),
         }),
+    )
+}
+
+async fn drop_client(relay: &Relay, client: &str) -> Response<Full<Bytes>> {
+    let closed = relay.sockets.kick(client, 4010);
+    let topics = match relay.store.subscriptions(client).await {
+        Ok(t) => t,
+        Err(e) => {
+            tracing::error!(error = %e, "admin: reading subscriptions failed");
+            return json_response(
+                StatusCode::SERVICE_UNAVAILABLE,
+                json!({ "error": "the store did not answer" }),
+            );
+        }
+    };
+    if let Err(e) = relay.store.unsubscribe_many(client, &topics).await {
+        tracing::error!(error = %e, "admin: deleting a client's state failed");
+        return json_response(
+            StatusCode::SERVICE_UNAVAILABLE,
+            json!({ "error": "the store did not answer" }),
+        );
+    }
+    if let Err(e) = relay.store.sync().await {
+        tracing::error!(error = %e, "admin: committing a client's deletion failed");
+    }
+    tracing::info!(
+        client,
+        topics = topics.len(),
+        sockets = closed,
+        "admin dropped a client's state"
+    );
+    json_response(
+        StatusCode::OK,
+        json!({ "closed": closed, "unsubscribed": topics.len() }),
     )
 }
 

@@ -13,6 +13,7 @@ use serde_json::Value;
 pub enum AdminCall {
     Client(String),
     Kick { client: String, code: u16 },
+    Drop(String),
     Stats,
 }
 
@@ -27,6 +28,7 @@ pub async fn run(url: &str, token: &str, call: AdminCall, json: bool) -> anyhow:
         AdminCall::Kick { client, code } => {
             ("POST", format!("/admin/clients/{client}/kick?code={code}"))
         }
+        AdminCall::Drop(c) => ("DELETE", format!("/admin/clients/{c}")),
         AdminCall::Stats => ("GET", "/admin/stats".to_owned()),
     };
     let stream = tokio::net::TcpStream::connect(authority)
@@ -55,7 +57,7 @@ pub async fn run(url: &str, token: &str, call: AdminCall, json: bool) -> anyhow:
     }
     Ok(match call {
         AdminCall::Client(_) => client_table(&value),
-        AdminCall::Kick { .. } | AdminCall::Stats => value
+        AdminCall::Kick { .. } | AdminCall::Drop(_) | AdminCall::Stats => value
             .as_object()
             .map(|o| {
                 o.iter()

@@ -105,6 +105,8 @@ enum AdminCommand {
         #[arg(long, default_value_t = 4010)]
         code: u16,
     },
+    /// Close a client's sockets and delete its subscriptions and positions.
+    Drop { client_id: String },
     /// The store's figures, sockets and readiness.
     Stats,
 }
@@ -148,6 +150,7 @@ fn main() -> ExitCode {
                     client: client_id,
                     code,
                 },
+                AdminCommand::Drop { client_id } => relaybox::admin_cli::AdminCall::Drop(client_id),
                 AdminCommand::Stats => relaybox::admin_cli::AdminCall::Stats,
             };
             let result = tokio::runtime::Builder::new_current_thread()

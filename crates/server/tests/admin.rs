@@ -147,6 +147,26 @@ async fn admin_api_inspects_and_kicks_clients() {
         .0,
         400
     );
+
+    // Drop: the client's sockets close and its subscriptions are gone; the
+    // messages stay for the topic's other subscribers.
+    let mut other = relay.new_client().await;
+    other.subscribe(&t1).await;
+    let mut c = relay.client(&kp).await;
+    let (status, dropped) = call(
+        admin,
+        "DELETE",
+        &format!("/admin/clients/{did}"),
+        Some(TOKEN),
+    )
+    .await;
+    assert_eq!(status, 200, "{dropped}");
+    assert_eq!(dropped["unsubscribed"], 2);
+    let (code, _) = c.expect_close().await.expect("closed");
+    assert_eq!(code, 4010);
+    let (_, view) = call(admin, "GET", &format!("/admin/clients/{did}"), Some(TOKEN)).await;
+    assert_eq!(view["subscriptions"].as_array().unwrap().len(), 0, "{view}");
+    assert_eq!(other.expect_messages(3).await, ["a", "b", "c"]);
 }
 
 #[tokio::test]
