@@ -26,6 +26,24 @@ async fn register(c: &mut TestClient, token: &str) -> Result<Value, Value> {
         .await
 }
 
+/// Waits until an event with `message` and `status` arrived; returns all.
+async fn wait_for_event(
+    hooks: &Receiver,
+    rid: &str,
+    message: &str,
+    status: &str,
+) -> Vec<relaybox_auth::watch::WatchEventClaims> {
+    let deadline = tokio::time::Instant::now() + EVENTS_WAIT;
+    loop {
+        let got = hooks.events(rid);
+        let want = (message.to_owned(), status.to_owned());
+        if statuses(&got).contains(&want) || tokio::time::Instant::now() > deadline {
+            return got;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 fn statuses(events: &[relaybox_auth::watch::WatchEventClaims]) -> Vec<(String, String)> {
     events
         .iter()
@@ -77,8 +95,11 @@ async fn a_watched_subscriber_gets_queued_accepted_and_delivered_events() {
     publisher.publish(&t, "while here").await;
     assert_eq!(w.expect_messages(1).await, ["while here"]);
     let got = hooks.wait_for(&rid, 4, EVENTS_WAIT).await;
+    // At least once: a push the relay repeats (as it may after a
+    // reconnect) reports `delivered` again, with the same messageId.
     let mut seen = statuses(&got);
     seen.sort();
+    seen.dedup();
     assert_eq!(
         seen,
         [
@@ -99,7 +120,7 @@ async fn a_watched_subscriber_gets_queued_accepted_and_delivered_events() {
     // reports it delivered.
     w.close().await;
     publisher.publish(&t, "for the receipt").await;
-    let got = hooks.wait_for(&rid, 5, EVENTS_WAIT).await;
+    let got = wait_for_event(&hooks, &rid, "for the receipt", "queued").await;
     let queued = got
         .iter()
         .find(|e| e.evt.message == "for the receipt")
@@ -113,7 +134,7 @@ async fn a_watched_subscriber_gets_queued_accepted_and_delivered_events() {
         )
         .await;
     assert_eq!(r, Ok(json!(true)));
-    let got = hooks.wait_for(&rid, 6, EVENTS_WAIT).await;
+    let got = wait_for_event(&hooks, &rid, "for the receipt", "delivered").await;
     assert!(statuses(&got).contains(&("for the receipt".into(), "delivered".into())));
 
     // Unregistered: no more events.
@@ -130,12 +151,13 @@ async fn a_watched_subscriber_gets_queued_accepted_and_delivered_events() {
             .await,
         Ok(json!(true))
     );
-    let before = hooks.events(&rid).len();
     publisher.publish(&t, "after unregister").await;
     tokio::time::sleep(Duration::from_millis(1500)).await;
-    assert_eq!(
-        hooks.events(&rid).len(),
-        before,
+    assert!(
+        hooks
+            .events(&rid)
+            .iter()
+            .all(|e| e.evt.message != "after unregister"),
         "no event after unregister"
     );
 }
