@@ -47,19 +47,24 @@ pub async fn connect_from(url: &str, source: Option<std::net::IpAddr>) -> anyhow
         let stream = tcp_from(host, Some(source))
             .await
             .map_err(|e| anyhow!(format!("io_{:?}", e.kind()).to_lowercase()))?;
-        let _ = stream.set_nodelay(true);
-        let (ws, _response) = tokio_tungstenite::client_async_with_config(
-            url,
-            MaybeTlsStream::Plain(stream),
-            Some(client_config()),
-        )
-        .await
-        .map_err(|e| anyhow!(error_kind(&e)).context(e.to_string()))?;
-        anyhow::Ok(ws)
+        upgrade_plain(url, stream).await
     };
     tokio::time::timeout(CONNECT_TIMEOUT, fut)
         .await
         .map_err(|_| anyhow!("connect_timeout"))?
+}
+
+/// The WebSocket upgrade over a connected TCP stream, Nagle off.
+async fn upgrade_plain(url: &str, stream: TcpStream) -> anyhow::Result<Ws> {
+    let _ = stream.set_nodelay(true);
+    let (ws, _response) = tokio_tungstenite::client_async_with_config(
+        url,
+        MaybeTlsStream::Plain(stream),
+        Some(client_config()),
+    )
+    .await
+    .map_err(|e| anyhow!(error_kind(&e)).context(e.to_string()))?;
+    Ok(ws)
 }
 
 fn client_config() -> WebSocketConfig {
@@ -119,15 +124,7 @@ pub async fn connect_small_buffer_from(
                 .map_err(io)?;
         }
         let stream = socket.connect(addr).await.map_err(io)?;
-        let _ = stream.set_nodelay(true);
-        let (ws, _response) = tokio_tungstenite::client_async_with_config(
-            url,
-            MaybeTlsStream::Plain(stream),
-            Some(client_config()),
-        )
-        .await
-        .map_err(|e| anyhow!(error_kind(&e)).context(e.to_string()))?;
-        anyhow::Ok(ws)
+        upgrade_plain(url, stream).await
     };
     tokio::time::timeout(CONNECT_TIMEOUT, fut)
         .await

@@ -12,8 +12,7 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
-use dashmap::DashMap;
-use relaybox_store::{Error, QueuedEvent, Result, Watch, WatchStore};
+use relaybox_store::{Error, QueuedEvent, Result, Watch, WatchCache, WatchStore};
 
 use crate::ops::blocking;
 use crate::DiskStore;
@@ -27,7 +26,7 @@ pub const EVENT_TREE: &str = "webhook_events";
 pub struct SledWatchStore {
     watches: sled::Tree,
     events: sled::Tree,
-    cache: DashMap<String, Vec<Watch>>,
+    cache: WatchCache,
     /// Held while a registration changes.
     changing: tokio::sync::Mutex<()>,
     next_id: AtomicU64,
@@ -63,15 +62,12 @@ impl SledWatchStore {
         let db = mailbox.db();
         let watches = db.open_tree(WATCH_TREE).map_err(storage)?;
         let events = db.open_tree(EVENT_TREE).map_err(storage)?;
-        let cache: DashMap<String, Vec<Watch>> = DashMap::new();
+        let cache = WatchCache::default();
         for item in watches.iter() {
             let (_, value) = item.map_err(storage)?;
             let watch: Watch = serde_json::from_slice(&value)
                 .map_err(|e| Error::Corrupt(format!("webhook registration: {e}")))?;
-            cache
-                .entry(watch.client_id.clone())
-                .or_default()
-                .push(watch);
+            cache.put(watch);
         }
         let mut last_id = 0;
         let mut queued = 0;
@@ -108,23 +104,14 @@ impl WatchStore for SledWatchStore {
         // Registrations change one at a time (they are rare), so the limit
         // holds without holding a cache lock across the write.
         let _one = self.changing.lock().await;
-        let (exists, count) = self.cache.get(&watch.client_id).map_or((false, 0), |ws| {
-            let same = |w: &&Watch| {
-                w.service_url == watch.service_url && w.webhook_url == watch.webhook_url
-            };
-            (ws.iter().any(|w| same(&w)), ws.len())
-        });
-        if !exists && count >= max_per_client {
+        let (count, replaces) = self.cache.count(&watch);
+        if !replaces && count >= max_per_client {
             return Err(Error::WatchLimit);
         }
         let tree = self.watches.clone();
         blocking(move || tree.insert(key, value).map_err(storage)).await?;
         self.mailbox.note_state_write();
-        let mut entry = self.cache.entry(watch.client_id.clone()).or_default();
-        entry.retain(|w| {
-            !(w.service_url == watch.service_url && w.webhook_url == watch.webhook_url)
-        });
-        entry.push(watch);
+        self.cache.put(watch);
         Ok(())
     }
 
@@ -141,26 +128,12 @@ impl WatchStore for SledWatchStore {
             .await?
             .is_some();
         self.mailbox.note_state_write();
-        if let Some(mut entry) = self.cache.get_mut(client_id) {
-            entry.retain(|w| !(w.service_url == service_url && w.webhook_url == webhook_url));
-        }
-        self.cache.remove_if(client_id, |_, v| v.is_empty());
+        self.cache.remove(client_id, service_url, webhook_url);
         Ok(existed)
     }
 
-    fn watches(&self, client_id: &str) -> Vec<Watch> {
-        self.cache
-            .get(client_id)
-            .map(|w| w.clone())
-            .unwrap_or_default()
-    }
-
-    fn watched_clients(&self, typ: &str) -> Vec<String> {
-        self.cache
-            .iter()
-            .filter(|e| e.value().iter().any(|w| w.typ == typ))
-            .map(|e| e.key().clone())
-            .collect()
+    fn cache(&self) -> &WatchCache {
+        &self.cache
     }
 
     async fn enqueue(&self, events: Vec<QueuedEvent>) -> Result<()> {
@@ -226,12 +199,7 @@ impl WatchStore for SledWatchStore {
     }
 
     async fn sweep_watches(&self, now_secs: i64) -> Result<usize> {
-        let expired: Vec<Watch> = self
-            .cache
-            .iter()
-            .flat_map(|e| e.value().clone())
-            .filter(|w| w.expires_at <= now_secs)
-            .collect();
+        let expired = self.cache.expired(now_secs);
         for w in &expired {
             self.remove_watch(&w.client_id, &w.service_url, &w.webhook_url)
                 .await?;

@@ -20,9 +20,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 
-use dashmap::DashMap;
 use redis::{Script, Value};
-use relaybox_store::{QueuedEvent, Watch, WatchStore};
+use relaybox_store::{QueuedEvent, Watch, WatchCache, WatchStore};
 
 use crate::codec::{array, text, uint};
 use crate::error::{bad_reply, Error, Result};
@@ -78,7 +77,7 @@ return out";
 /// The Redis webhook store; shares the mailbox store's connections.
 pub struct RedisWatchStore {
     store: Arc<RedisStore>,
-    cache: DashMap<String, Vec<Watch>>,
+    cache: WatchCache,
     queued: AtomicU64,
 }
 
@@ -97,7 +96,7 @@ impl RedisWatchStore {
     pub(crate) async fn new(store: Arc<RedisStore>) -> Result<Arc<RedisWatchStore>> {
         let s = Arc::new(RedisWatchStore {
             store,
-            cache: DashMap::new(),
+            cache: WatchCache::default(),
             queued: AtomicU64::new(0),
         });
         s.refresh().await?;
@@ -125,11 +124,7 @@ impl RedisWatchStore {
                 .collect::<Vec<_>>();
             fresh.push((client, watches));
         }
-        self.cache
-            .retain(|client, _| fresh.iter().any(|(c, _)| c == client));
-        for (client, watches) in fresh {
-            self.cache.insert(client, watches);
-        }
+        self.cache.replace_all(fresh);
         let mut len = redis::cmd("ZCARD");
         len.arg(DUE);
         let n: u64 = self.store.query("watch_queue_len", &len, &mut conn).await?;
@@ -195,11 +190,7 @@ impl WatchStore for RedisWatchStore {
         if uint(&v) != Some(1) {
             return Err(relaybox_store::Error::WatchLimit);
         }
-        let mut entry = self.cache.entry(watch.client_id.clone()).or_default();
-        entry.retain(|w| {
-            !(w.service_url == watch.service_url && w.webhook_url == watch.webhook_url)
-        });
-        entry.push(watch);
+        self.cache.put(watch);
         Ok(())
     }
 
@@ -214,26 +205,12 @@ impl WatchStore for RedisWatchStore {
         let v = self
             .write("watch_remove", REMOVE, &[&key, CLIENTS], &args)
             .await?;
-        if let Some(mut entry) = self.cache.get_mut(client_id) {
-            entry.retain(|w| !(w.service_url == service_url && w.webhook_url == webhook_url));
-        }
-        self.cache.remove_if(client_id, |_, v| v.is_empty());
+        self.cache.remove(client_id, service_url, webhook_url);
         Ok(uint(&v) == Some(1))
     }
 
-    fn watches(&self, client_id: &str) -> Vec<Watch> {
-        self.cache
-            .get(client_id)
-            .map(|w| w.clone())
-            .unwrap_or_default()
-    }
-
-    fn watched_clients(&self, typ: &str) -> Vec<String> {
-        self.cache
-            .iter()
-            .filter(|e| e.value().iter().any(|w| w.typ == typ))
-            .map(|e| e.key().clone())
-            .collect()
+    fn cache(&self) -> &WatchCache {
+        &self.cache
     }
 
     async fn enqueue(&self, events: Vec<QueuedEvent>) -> relaybox_store::Result<()> {
@@ -310,12 +287,7 @@ impl WatchStore for RedisWatchStore {
     }
 
     async fn sweep_watches(&self, now_secs: i64) -> relaybox_store::Result<usize> {
-        let expired: Vec<Watch> = self
-            .cache
-            .iter()
-            .flat_map(|e| e.value().clone())
-            .filter(|w| w.expires_at <= now_secs)
-            .collect();
+        let expired = self.cache.expired(now_secs);
         for w in &expired {
             self.remove_watch(&w.client_id, &w.service_url, &w.webhook_url)
                 .await?;

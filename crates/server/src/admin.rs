@@ -74,6 +74,13 @@ pub async fn handle(req: Request<Incoming>, relay: Arc<Relay>) -> Response<Full<
     }
 }
 
+fn store_unavailable() -> Response<Full<Bytes>> {
+    json_response(
+        StatusCode::SERVICE_UNAVAILABLE,
+        json!({ "error": "the store did not answer" }),
+    )
+}
+
 /// Constant-time comparison (the token is a secret).
 fn same(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
@@ -102,18 +109,12 @@ async fn drop_client(relay: &Relay, client: &str) -> Response<Full<Bytes>> {
         Ok(t) => t,
         Err(e) => {
             tracing::error!(error = %e, "admin: reading subscriptions failed");
-            return json_response(
-                StatusCode::SERVICE_UNAVAILABLE,
-                json!({ "error": "the store did not answer" }),
-            );
+            return store_unavailable();
         }
     };
     if let Err(e) = relay.store.unsubscribe_many(client, &topics).await {
         tracing::error!(error = %e, "admin: deleting a client's state failed");
-        return json_response(
-            StatusCode::SERVICE_UNAVAILABLE,
-            json!({ "error": "the store did not answer" }),
-        );
+        return store_unavailable();
     }
     if let Err(e) = relay.store.sync().await {
         tracing::error!(error = %e, "admin: committing a client's deletion failed");
@@ -135,10 +136,7 @@ async fn client_view(relay: &Relay, client: &str) -> Response<Full<Bytes>> {
         Ok(t) => t,
         Err(e) => {
             tracing::error!(error = %e, "admin: reading subscriptions failed");
-            return json_response(
-                StatusCode::SERVICE_UNAVAILABLE,
-                json!({ "error": "the store did not answer" }),
-            );
+            return store_unavailable();
         }
     };
     let now = crate::now_ms();

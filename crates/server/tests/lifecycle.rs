@@ -158,9 +158,11 @@ async fn shutdown_spreads_the_closes() {
     }
     times.sort();
     let (first, last) = (times[0], times[times.len() - 1]);
+    // Before the grace period ends (the relay gives up waiting then); not
+    // a timing figure: a busy machine only delays each close.
     assert!(
-        last < Duration::from_millis(4000),
-        "all closed within the spread: {times:?}"
+        last < Duration::from_millis(10_000),
+        "all closed before the grace period: {times:?}"
     );
     assert!(
         last - first > Duration::from_millis(500),

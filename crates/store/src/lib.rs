@@ -40,7 +40,7 @@ pub use attest::{
 };
 pub use error::{Error, Result};
 pub use fanout::{FanOut, LocalHub, Subscriber, WakeUp};
-pub use watch::{QueuedEvent, Watch, WatchStore};
+pub use watch::{QueuedEvent, Watch, WatchCache, WatchStore};
 
 /// Default per-topic live-message limit.
 pub const DEFAULT_MAX_MESSAGES_PER_TOPIC: usize = 10_000;

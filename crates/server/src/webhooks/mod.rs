@@ -62,7 +62,7 @@ impl Webhooks {
     pub fn watched(&self, client: &str) -> bool {
         self.store
             .as_ref()
-            .is_some_and(|s| !s.watches(client).is_empty())
+            .is_some_and(|s| s.cache().is_watched(client))
     }
 
     pub(crate) fn store(&self) -> Option<&Arc<dyn WatchStore>> {
@@ -73,14 +73,6 @@ impl Webhooks {
         self.wake.clone()
     }
 
-    fn verifier<'a>(relay: &'a Relay, audiences: &'a dyn Fn(&str) -> bool) -> WatchVerifier<'a> {
-        WatchVerifier {
-            audiences,
-            now_secs: crate::now_ms() / 1000,
-            max_token_len: relay.config.auth.max_token_bytes,
-        }
-    }
-
     fn enabled(&self) -> Result<&Arc<dyn WatchStore>, ErrorData> {
         self.store.as_ref().ok_or_else(|| {
             ErrorKind::InvalidMethod.to_error_data(Some("webhooks are not available on this relay"))
@@ -88,11 +80,12 @@ impl Webhooks {
     }
 }
 
-/// `irn_watchRegister`: verifies the token, checks the webhook target and
-/// stores the registration; returns the relay id. Durable once the caller's
-/// group commit returns.
-pub async fn register(relay: &Relay, token: &str) -> Result<String, ErrorData> {
-    let store = relay.webhooks.enabled()?;
+/// Runs `check` with this relay's watch-token verifier (its audiences, its
+/// clock) and turns a refusal into the protocol's watch error.
+fn verify<T>(
+    relay: &Relay,
+    check: impl FnOnce(&WatchVerifier<'_>) -> relaybox_auth::Result<T>,
+) -> Result<T, ErrorData> {
     let audiences = |aud: &str| {
         relay
             .verify
@@ -100,12 +93,23 @@ pub async fn register(relay: &Relay, token: &str) -> Result<String, ErrorData> {
             .as_ref()
             .is_none_or(|s| s.contains(aud))
     };
-    let reg = Webhooks::verifier(relay, &audiences)
-        .register(token)
-        .map_err(|e| match e {
-            relaybox_auth::Error::Watch { problem, detail } => watch_error(problem, &detail),
-            other => watch_error(WatchProblem::Jwt, &other.to_string()),
-        })?;
+    let verifier = WatchVerifier {
+        audiences: &audiences,
+        now_secs: crate::now_ms() / 1000,
+        max_token_len: relay.config.auth.max_token_bytes,
+    };
+    check(&verifier).map_err(|e| match e {
+        relaybox_auth::Error::Watch { problem, detail } => watch_error(problem, &detail),
+        other => watch_error(WatchProblem::Jwt, &other.to_string()),
+    })
+}
+
+/// `irn_watchRegister`: verifies the token, checks the webhook target and
+/// stores the registration; returns the relay id. Durable once the caller's
+/// group commit returns.
+pub async fn register(relay: &Relay, token: &str) -> Result<String, ErrorData> {
+    let store = relay.webhooks.enabled()?;
+    let reg = verify(relay, |v| v.register(token))?;
     let target = target::Target::parse(&reg.webhook_url)
         .map_err(|e| watch_error(WatchProblem::WebhookUrl, &e))?;
     target
@@ -139,19 +143,7 @@ pub async fn register(relay: &Relay, token: &str) -> Result<String, ErrorData> {
 /// was already gone).
 pub async fn unregister(relay: &Relay, token: &str) -> Result<(), ErrorData> {
     let store = relay.webhooks.enabled()?;
-    let audiences = |aud: &str| {
-        relay
-            .verify
-            .audiences
-            .as_ref()
-            .is_none_or(|s| s.contains(aud))
-    };
-    let removal = Webhooks::verifier(relay, &audiences)
-        .unregister(token)
-        .map_err(|e| match e {
-            relaybox_auth::Error::Watch { problem, detail } => watch_error(problem, &detail),
-            other => watch_error(WatchProblem::Jwt, &other.to_string()),
-        })?;
+    let removal = verify(relay, |v| v.unregister(token))?;
     store
         .remove_watch(
             &removal.client_id,
@@ -204,12 +196,12 @@ pub async fn on_published(relay: &Relay, m: &StoredMessage) -> relaybox_store::R
     let now = crate::now_ms();
     let secs = (now / 1000) as i64;
     let mut events = Vec::new();
-    for w in store.watches(&m.publisher) {
+    for w in store.cache().watches(&m.publisher) {
         if w.typ == "publisher" && w.wants(m.tag, "accepted", secs) {
             events.push(event(&w, m, "accepted", now));
         }
     }
-    for client in store.watched_clients("subscriber") {
+    for client in store.cache().watched_clients("subscriber") {
         if *client == *m.publisher {
             continue;
         }
@@ -222,7 +214,7 @@ pub async fn on_published(relay: &Relay, m: &StoredMessage) -> relaybox_store::R
         } else {
             "queued"
         };
-        for w in store.watches(&client) {
+        for w in store.cache().watches(&client) {
             if w.typ == "subscriber" && w.wants(m.tag, status, secs) {
                 events.push(event(&w, m, status, now));
             }
@@ -245,6 +237,7 @@ pub async fn on_delivered(relay: &Relay, client: &str, messages: &[Arc<StoredMes
         return;
     };
     let watches: Vec<Watch> = store
+        .cache()
         .watches(client)
         .into_iter()
         .filter(|w| w.typ == "subscriber")
