@@ -183,6 +183,34 @@ impl TopicIndex {
         (out, false)
     }
 
+    /// Up to `max` live messages above `after`, whoever published them
+    /// (the operator's walks).
+    pub(crate) fn live_after(&self, after: u64, max: usize, now_ms: u64) -> Vec<Due> {
+        self.entries
+            .range(after.saturating_add(1)..)
+            .filter(|(_, e)| e.expires_at_ms > now_ms)
+            .take(max)
+            .map(|(&seq, e)| Due {
+                seq,
+                loc: e.loc.clone(),
+            })
+            .collect()
+    }
+
+    /// Removes every entry at or below `through`; returns how many, and
+    /// the latest expiry among them (0 if none).
+    pub(crate) fn remove_through(&mut self, through: u64) -> (usize, u64) {
+        let seqs: Vec<u64> = self.entries.range(..=through).map(|(&s, _)| s).collect();
+        let mut until = 0;
+        for seq in &seqs {
+            if let Some(e) = self.entries.get(seq) {
+                until = until.max(e.expires_at_ms);
+            }
+            self.remove(*seq);
+        }
+        (seqs.len(), until)
+    }
+
     /// Whether `seq` is a message here (acks of anything else are ignored).
     pub(crate) fn contains(&self, seq: u64) -> bool {
         self.entries.contains_key(&seq)

@@ -19,6 +19,7 @@ mod attest;
 mod commit;
 mod error;
 mod index;
+mod inspect;
 mod log;
 mod ops;
 mod space;
@@ -171,6 +172,9 @@ impl DiskStore {
             },
         )?;
         let state = State::open(&cfg.dir.join("relay.sled"), cfg.cache_capacity_bytes)?;
+        // Messages an operator deleted are still in the log until their
+        // segment expires: the purge markers drop them again.
+        messages -= inspect::apply_purges(&state, &topics)? as i64;
         let now_ms = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_millis() as u64);
@@ -215,7 +219,7 @@ impl DiskStore {
     /// Client ids subscribed to `topic` (for webhook features).
     pub async fn subscribers(&self, topic: TopicKey) -> relaybox_store::Result<Vec<Arc<str>>> {
         let inner = self.inner.clone();
-        ops::blocking(move || Ok(inner.state.subscribers(&topic)?)).await
+        ops::blocking(move || Ok(inner.state.subscribers(&topic, usize::MAX)?)).await
     }
 
     /// Makes every write to the sled database durable (for features that

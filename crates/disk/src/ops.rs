@@ -372,6 +372,7 @@ impl Inner {
             self.topics.retain(|_, index| !index.is_empty());
         }
         self.messages.fetch_sub(dropped as i64, Ordering::Relaxed);
+        self.state.sweep_purges(now_ms)?;
         self.log
             .drop_expired(now_ms)
             .map_err(|e| Error::Storage(format!("deleting expired segments: {e}")))?;

@@ -32,6 +32,7 @@ mod conn;
 mod error;
 mod fanout;
 mod health;
+mod inspect;
 mod keys;
 mod mailbox;
 mod metrics;

@@ -17,6 +17,7 @@ pub(crate) struct Scripts {
     pub ack: Script,
     pub forget: Script,
     pub subscribe: Script,
+    pub purge: Script,
     pub att_create: Script,
     pub att_answer: Script,
     pub att_sweep: Script,
@@ -35,6 +36,7 @@ pub(crate) fn get() -> &'static Scripts {
             forget: mailbox(include_str!("lua/forget.lua")),
             // Plain Lua: it uses none of common.lua's helpers.
             subscribe: Script::new(include_str!("lua/subscribe.lua")),
+            purge: Script::new(include_str!("lua/purge.lua")),
             att_create: attest(include_str!("lua/att_create.lua")),
             att_answer: attest(include_str!("lua/att_answer.lua")),
             att_sweep: attest(include_str!("lua/att_sweep.lua")),

@@ -36,6 +36,10 @@ pub enum Error {
     /// The client already has the most webhook registrations it may.
     #[error("webhook registration limit reached for this client")]
     WatchLimit,
+    /// The backend cannot do this in its current setup (the text says
+    /// what and why); nothing was changed.
+    #[error("not supported: {0}")]
+    Unsupported(String),
     /// The store has been closed (or its commit task is gone).
     #[error("store is closed")]
     Closed,

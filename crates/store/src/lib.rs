@@ -23,12 +23,17 @@
 //! [`FanOut`] trait the gateway announces through, and [`LocalHub`], its
 //! single-node implementation.
 //!
+//! The [`inspect`] module holds the operator's side, the [`Inspect`]
+//! supertrait: a look at one topic, deleting a topic's messages, and the
+//! walks `relaybox export` makes.
+//!
 //! The [`attest`] module holds the async-attestation relay's storage
 //! contract, the [`AttestationStore`] trait.
 
 pub mod attest;
 mod error;
 pub mod fanout;
+pub mod inspect;
 #[cfg(feature = "testing")]
 pub mod testing;
 mod types;
@@ -40,6 +45,7 @@ pub use attest::{
 };
 pub use error::{Error, Result};
 pub use fanout::{FanOut, LocalHub, Subscriber, WakeUp};
+pub use inspect::{Inspect, Page, Subscription, TopicSummary};
 pub use watch::{QueuedEvent, Watch, WatchCache, WatchStore};
 
 /// Default per-topic live-message limit.
@@ -55,7 +61,7 @@ pub use types::{Appended, NewMessage, PendingPage, StoreStats, StoredMessage, To
 /// JWT). `now_ms` arguments are wall-clock milliseconds supplied by the
 /// caller, which keeps expiry deterministic under test.
 #[async_trait::async_trait]
-pub trait MailboxStore: Send + Sync + 'static {
+pub trait MailboxStore: Inspect + Send + Sync + 'static {
     /// Appends and makes the message visible (ordered) but not necessarily
     /// durable: call [`sync`](Self::sync) before acknowledging the publish.
     ///

@@ -12,6 +12,7 @@
 //! | delivery position | `k` client_hash topic | cursor, then acked seqs above it |
 //! | last seen | `l` client_hash | ms since the epoch |
 //! | last-seen index | `L` ms client_hash | empty |
+//! | purge marker | `P` topic | deleted through seq, marker needed until ms |
 
 use relaybox_store::TopicKey;
 use sha2::{Digest, Sha256};
@@ -24,6 +25,7 @@ const SUB_REV: u8 = b'r';
 const CURSOR: u8 = b'k';
 const SEEN: u8 = b'l';
 const SEEN_INDEX: u8 = b'L';
+const PURGE: u8 = b'P';
 
 /// Hashes a client id for use in keys.
 pub(crate) fn client_hash(client: &str) -> ClientHash {
@@ -116,6 +118,37 @@ pub(crate) fn parse_seen_index(key: &[u8]) -> Option<(u64, ClientHash)> {
         u64::from_be_bytes(key[1..9].try_into().ok()?),
         key[9..].try_into().ok()?,
     ))
+}
+
+/// `P|topic`.
+pub(crate) fn purge(topic: &TopicKey) -> [u8; 33] {
+    key33(PURGE, &topic.0)
+}
+
+/// Prefix of every purge marker.
+pub(crate) fn purge_prefix() -> [u8; 1] {
+    [PURGE]
+}
+
+/// Topic of a purge marker key.
+pub(crate) fn purge_topic(key: &[u8]) -> Option<TopicKey> {
+    if key.len() != 33 || key[0] != PURGE {
+        return None;
+    }
+    Some(TopicKey(key[1..].try_into().ok()?))
+}
+
+/// Prefix of every reverse subscription (the export walk).
+pub(crate) fn sub_rev_all_prefix() -> [u8; 1] {
+    [SUB_REV]
+}
+
+/// Topic part of a reverse subscription key.
+pub(crate) fn sub_rev_topic(key: &[u8]) -> Option<TopicKey> {
+    if key.len() != 65 || key[0] != SUB_REV {
+        return None;
+    }
+    Some(TopicKey(key[1..33].try_into().ok()?))
 }
 
 /// Client part of a subscription key.

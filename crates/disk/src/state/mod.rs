@@ -12,6 +12,7 @@
 mod idle;
 mod keys;
 mod positions;
+mod purges;
 mod subs;
 
 use std::collections::HashSet;

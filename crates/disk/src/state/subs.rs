@@ -130,10 +130,13 @@ impl State {
         Ok(self.sub_counts.get(ch).map_or(0, |n| *n))
     }
 
-    /// Client ids subscribed to `topic`.
-    pub(crate) fn subscribers(&self, topic: &TopicKey) -> DiskResult<Vec<Arc<str>>> {
+    /// Up to `max` client ids subscribed to `topic`.
+    pub(crate) fn subscribers(&self, topic: &TopicKey, max: usize) -> DiskResult<Vec<Arc<str>>> {
         let mut out = Vec::new();
         for item in self.tree.scan_prefix(keys::sub_rev_prefix(topic)) {
+            if out.len() >= max {
+                break;
+            }
             let (key, value) = item.map_err(storage)?;
             match std::str::from_utf8(&value) {
                 Ok(client) => out.push(Arc::from(client)),
@@ -143,5 +146,38 @@ impl State {
             }
         }
         Ok(out)
+    }
+
+    /// Up to `max` subscriptions `(client, topic)` in key order after the
+    /// reverse-subscription key `after`, and the last key read (the walk's
+    /// cursor; `None` once the walk is complete).
+    pub(crate) fn subscription_walk(
+        &self,
+        after: Option<&[u8]>,
+        max: usize,
+    ) -> DiskResult<(Vec<(String, TopicKey)>, Option<Vec<u8>>)> {
+        use std::ops::Bound;
+        let prefix = keys::sub_rev_all_prefix();
+        let start = match after {
+            Some(k) => Bound::Excluded(k.to_vec()),
+            None => Bound::Included(prefix.to_vec()),
+        };
+        let mut out = Vec::new();
+        let mut last = None;
+        for item in self.tree.range::<Vec<u8>, _>((start, Bound::Unbounded)) {
+            let (key, value) = item.map_err(storage)?;
+            if !key.starts_with(&prefix) {
+                return Ok((out, None));
+            }
+            if out.len() >= max {
+                return Ok((out, last));
+            }
+            match (keys::sub_rev_topic(&key), std::str::from_utf8(&value)) {
+                (Some(topic), Ok(client)) => out.push((client.to_owned(), topic)),
+                _ => tracing::error!(key = %hex::encode(&key), "skipping a malformed subscription"),
+            }
+            last = Some(key.to_vec());
+        }
+        Ok((out, None))
     }
 }

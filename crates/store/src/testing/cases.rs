@@ -4,16 +4,17 @@
 use crate::{Error, NewMessage, PendingPage, TopicKey};
 use rand::RngCore;
 
+pub use super::inspect_cases::*;
 use super::Store;
 
-fn topic() -> TopicKey {
+pub(super) fn topic() -> TopicKey {
     let mut t = [0u8; 32];
     rand::thread_rng().fill_bytes(&mut t);
     TopicKey(t)
 }
 
 /// Three fresh client ids.
-fn clients() -> (String, String, String) {
+pub(super) fn clients() -> (String, String, String) {
     let n = rand::random::<u64>();
     (
         format!("did:key:z6MkAlice{n}"),
@@ -39,7 +40,14 @@ fn seqs(page: &PendingPage) -> Vec<u64> {
     page.messages.iter().map(|m| m.seq).collect()
 }
 
-async fn put(s: &Store, t: TopicKey, body: &str, publisher: &str, ttl: u32, now: u64) -> u64 {
+pub(super) async fn put(
+    s: &Store,
+    t: TopicKey,
+    body: &str,
+    publisher: &str,
+    ttl: u32,
+    now: u64,
+) -> u64 {
     s.append(msg(t, body, publisher, ttl, now))
         .await
         .unwrap()

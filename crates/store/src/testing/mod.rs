@@ -7,6 +7,7 @@
 //! with [`run_every_case`].
 
 pub mod cases;
+pub mod inspect_cases;
 
 use std::future::Future;
 use std::pin::Pin;
@@ -46,6 +47,9 @@ cases!(
     subscription_limit_is_per_client_and_atomic => 10_000,
     batch_subscribe_stops_at_the_limit => 10_000,
     pages_are_bounded_in_bytes => 10_000,
+    a_topic_is_summed_up_with_its_subscribers_and_cursors => 10_000,
+    deleting_a_topics_messages_removes_them_for_everyone => 10_000,
+    walks_visit_every_topic_message_and_subscription => 10_000,
 );
 
 /// Runs every case in turn, each on a store from `open(limit)`; the guard
