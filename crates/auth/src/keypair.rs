@@ -51,6 +51,11 @@ impl Keypair {
         }
     }
 
+    /// The 32-byte seed, for persisting.
+    pub fn seed(&self) -> [u8; 32] {
+        self.signing.to_bytes()
+    }
+
     /// The seed as 64 lowercase hexadecimal characters, for persisting.
     pub fn seed_hex(&self) -> String {
         const DIGITS: &[u8; 16] = b"0123456789abcdef";

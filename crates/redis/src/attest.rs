@@ -220,6 +220,40 @@ impl AttestationStore for RedisAttestationStore {
         Ok(created)
     }
 
+    async fn ids_page(
+        &self,
+        cursor: Option<String>,
+        max: usize,
+    ) -> Result<relaybox_store::Page<String>, AttestError> {
+        // Every request is in the expiry index, one key in one slot: ZSCAN
+        // walks it on a cluster too.
+        let from = cursor.unwrap_or_else(|| "0".into());
+        if from.parse::<u64>().is_err() {
+            return Err(AttestError::Sync(relaybox_store::Error::Unsupported(
+                format!("not a cursor of this store: {from:?}"),
+            )));
+        }
+        let mut cmd = redis::cmd("ZSCAN");
+        cmd.arg(k::EXPIRY).arg(&from).arg("COUNT").arg(max.max(10));
+        let mut conn = self.store.conn();
+        let reply: Value = self.store.query("attest_walk", &cmd, &mut conn).await?;
+        let parts = array(&reply).ok_or_else(|| bad_reply("ZSCAN"))?;
+        let [next, found] = parts else {
+            return Err(bad_reply("ZSCAN reply shape").into());
+        };
+        let next = crate::codec::text(next).ok_or_else(|| bad_reply("ZSCAN cursor"))?;
+        let found = array(found).ok_or_else(|| bad_reply("ZSCAN members"))?;
+        // Members and scores alternate.
+        let items = found
+            .chunks(2)
+            .filter_map(|pair| crate::codec::text(&pair[0]).map(str::to_owned))
+            .collect();
+        Ok(relaybox_store::Page {
+            items,
+            next: (next != "0").then(|| next.to_owned()),
+        })
+    }
+
     async fn get(&self, request_id: &str) -> Result<Option<AttestationRecord>, AttestError> {
         Ok(self.get_inner(request_id).await?)
     }

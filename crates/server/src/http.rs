@@ -6,7 +6,7 @@ use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use http_body_util::Full;
+use http_body_util::{BodyExt, Full};
 use hyper::body::{Bytes, Incoming};
 use hyper::header::CONTENT_TYPE;
 use hyper::{Method, Request, Response, StatusCode};
@@ -23,33 +23,47 @@ pub fn json_response(status: StatusCode, body: serde_json::Value) -> Response<Fu
         .expect("static response parts are valid")
 }
 
+/// A response body: a whole JSON document, or (the admin export) a stream.
+pub type Body = crate::admin::AdminBody;
+
 /// Serves one request. `admin_only` listeners answer only the operational routes.
 pub async fn handle(
     req: Request<Incoming>,
     relay: Arc<Relay>,
     admin_only: bool,
     peer: SocketAddr,
-) -> Result<Response<Full<Bytes>>, Infallible> {
-    if !admin_only && crate::attest::routes(&relay, req.uri().path()) {
-        return Ok(crate::attest::handle(req, relay, peer).await);
-    }
+) -> Result<Response<Body>, Infallible> {
     if req.uri().path().starts_with("/admin/") {
         // Only on the admin listener: the public port does not know it.
         return Ok(if admin_only {
             crate::admin::handle(req, relay).await
         } else {
-            not_found()
+            not_found().map(|b| b.map_err(|never| match never {}).boxed())
         });
+    }
+    let resp = handle_whole(req, relay, admin_only, peer).await;
+    Ok(resp.map(|b| b.map_err(|never| match never {}).boxed()))
+}
+
+/// Every route but the admin API: answers with a whole body.
+async fn handle_whole(
+    req: Request<Incoming>,
+    relay: Arc<Relay>,
+    admin_only: bool,
+    peer: SocketAddr,
+) -> Response<Full<Bytes>> {
+    if !admin_only && crate::attest::routes(&relay, req.uri().path()) {
+        return crate::attest::handle(req, relay, peer).await;
     }
     if !admin_only && req.uri().path() == "/rpc" {
         if req.method() != Method::POST {
-            return Ok(method_not_allowed());
+            return method_not_allowed();
         }
-        return Ok(crate::rpc_http::handle(req, relay, peer).await);
+        return crate::rpc_http::handle(req, relay, peer).await;
     }
     let path = req.uri().path();
     let get = req.method() == Method::GET;
-    Ok(match path {
+    match path {
         "/health" if get => json_response(StatusCode::OK, serde_json::json!({ "status": "ok" })),
         "/ready" if get => {
             // Ready while taking clients and while the store answers (with
@@ -92,7 +106,7 @@ pub async fn handle(
             serde_json::json!({ "error": "this endpoint speaks WebSocket: send an Upgrade request with a JWT" }),
         ),
         _ => not_found(),
-    })
+    }
 }
 
 fn not_found() -> Response<Full<Bytes>> {

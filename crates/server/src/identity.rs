@@ -36,6 +36,11 @@ impl RelayIdentity {
         hex::encode(self.keypair.public_key().as_bytes())
     }
 
+    /// The seed (for `relaybox export`, which carries the identity along).
+    pub fn seed(&self) -> [u8; 32] {
+        self.keypair.seed()
+    }
+
     pub fn keypair(&self) -> &Keypair {
         &self.keypair
     }
@@ -49,9 +54,10 @@ pub fn parse_seed(text: &str) -> anyhow::Result<[u8; 32]> {
         .map_err(|_| anyhow::anyhow!("not 32 bytes (64 hex characters)"))
 }
 
-/// The seed kept in `path`, created (readable by the owner only, and
-/// durable before it is used) when the file does not exist yet.
-pub fn seed_in_file(path: &Path) -> anyhow::Result<[u8; 32]> {
+/// The seed kept in `path`; when the file does not exist yet, `fresh`,
+/// written there first (readable by the owner only, and durable before it
+/// is used).
+pub fn seed_in_file(path: &Path, fresh: [u8; 32]) -> anyhow::Result<[u8; 32]> {
     match std::fs::read_to_string(path) {
         Ok(text) => {
             return parse_seed(&text).with_context(|| format!("reading {}", path.display()));
@@ -59,7 +65,7 @@ pub fn seed_in_file(path: &Path) -> anyhow::Result<[u8; 32]> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
         Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
     }
-    let seed: [u8; 32] = rand::random();
+    let seed = fresh;
     let tmp = path.with_extension("tmp");
     let mut f = OpenOptions::new()
         .write(true)
@@ -86,8 +92,9 @@ mod tests {
     fn the_file_seed_is_created_once_and_kept() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("relay.key");
-        let first = seed_in_file(&path).unwrap();
-        assert_eq!(seed_in_file(&path).unwrap(), first);
+        let first = seed_in_file(&path, [7; 32]).unwrap();
+        assert_eq!(first, [7; 32]);
+        assert_eq!(seed_in_file(&path, [8; 32]).unwrap(), first, "kept");
         use std::os::unix::fs::PermissionsExt;
         let mode = std::fs::metadata(&path).unwrap().permissions().mode();
         assert_eq!(mode & 0o777, 0o600);

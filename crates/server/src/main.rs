@@ -64,6 +64,41 @@ enum Command {
         #[command(subcommand)]
         call: AdminCommand,
     },
+    /// Write a snapshot of everything the relay keeps (messages, subscriptions,
+    /// positions, attestations, webhooks, the relay key) to a file.
+    Export {
+        /// The file to write (gzip'd NDJSON, created 0600: it holds the relay key).
+        #[arg(long)]
+        out: PathBuf,
+        /// Read the configured backend directly (with sled: the relay must be stopped).
+        #[arg(long, env = "RELAYBOX_CONFIG", conflicts_with = "url")]
+        config: Option<PathBuf>,
+        /// Or stream it from a running relay's admin listener, http://host:port.
+        #[arg(long)]
+        url: Option<String>,
+        /// server.admin_token, with --url.
+        #[arg(long, env = "RELAYBOX_SERVER_ADMIN_TOKEN", hide_env_values = true)]
+        token: Option<String>,
+        /// Directory of the store, as for serve.
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
+    },
+    /// Load an export into the configured backend (sled or Redis).
+    Import {
+        /// The file `relaybox export` wrote.
+        file: PathBuf,
+        /// TOML config file naming the target backend.
+        #[arg(long, env = "RELAYBOX_CONFIG")]
+        config: Option<PathBuf>,
+        /// Directory of the store, as for serve.
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
+    },
+    /// Sign or verify the Notify JWT claims of seed 002.
+    Notify {
+        #[command(subcommand)]
+        call: NotifyCommand,
+    },
     /// Print a new Ed25519 seed (hex) and its did:key as JSON.
     Keygen,
     /// Sign a client-auth JWT, or verify one with --verify.
@@ -107,8 +142,66 @@ enum AdminCommand {
     },
     /// Close a client's sockets and delete its subscriptions and positions.
     Drop { client_id: String },
+    /// A topic's stored messages and its subscribers with their positions.
+    Topic { topic: String },
+    /// Delete every message a topic holds, for every subscriber.
+    DeleteTopicMessages { topic: String },
     /// The store's figures, sockets and readiness.
     Stats,
+}
+
+#[derive(Subcommand)]
+enum NotifyCommand {
+    /// Sign claims (a JSON object: sub, ksu, app, aud, … as the act needs).
+    Sign {
+        /// 32-byte seed as hex: the signer's did:key is the iss.
+        #[arg(long)]
+        seed: String,
+        /// The act, e.g. notify_subscription.
+        #[arg(long)]
+        act: String,
+        /// The claims as JSON; iss, act, iat, exp (iat + the act's TTL), mjv are filled in.
+        #[arg(long)]
+        claims: String,
+        /// Issued-at, Unix seconds (default: now).
+        #[arg(long)]
+        iat: Option<i64>,
+    },
+    /// Verify a token for an act; prints its claims and the issuer's clock skew.
+    Verify {
+        token: String,
+        #[arg(long)]
+        act: String,
+        /// Clock, Unix seconds (default: now).
+        #[arg(long)]
+        now: Option<u64>,
+    },
+}
+
+/// Prints a command's output, or its error with a non-zero exit.
+fn report(result: anyhow::Result<String>) -> ExitCode {
+    match result {
+        Ok(out) => {
+            println!("{out}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("relaybox: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// The config of a tool that opens the store (`export`, `import`).
+fn tool_config(file: Option<PathBuf>, data_dir: Option<PathBuf>) -> anyhow::Result<Config> {
+    let overrides = Overrides {
+        data_dir,
+        ..Overrides::default()
+    };
+    let config = Config::load(file.as_deref(), &overrides)?;
+    config.validate()?;
+    relaybox::telemetry::init(&config.log);
+    Ok(config)
 }
 
 fn main() -> ExitCode {
@@ -151,6 +244,10 @@ fn main() -> ExitCode {
                     code,
                 },
                 AdminCommand::Drop { client_id } => relaybox::admin_cli::AdminCall::Drop(client_id),
+                AdminCommand::Topic { topic } => relaybox::admin_cli::AdminCall::Topic(topic),
+                AdminCommand::DeleteTopicMessages { topic } => {
+                    relaybox::admin_cli::AdminCall::DeleteTopicMessages(topic)
+                }
                 AdminCommand::Stats => relaybox::admin_cli::AdminCall::Stats,
             };
             let result = tokio::runtime::Builder::new_current_thread()
@@ -169,6 +266,45 @@ fn main() -> ExitCode {
                 }
             }
         }
+        Command::Export {
+            out,
+            config,
+            url,
+            token,
+            data_dir,
+        } => {
+            use relaybox::export::cli::{run_export, Source};
+            report((|| {
+                let source = match url {
+                    Some(url) => {
+                        let token = token.ok_or_else(|| {
+                            anyhow::anyhow!("--url needs --token (server.admin_token)")
+                        })?;
+                        Source::Admin(url, token)
+                    }
+                    None => Source::Config(Box::new(tool_config(config, data_dir)?)),
+                };
+                run_export(source, &out)
+            })())
+        }
+        Command::Import {
+            file,
+            config,
+            data_dir,
+        } => report(
+            tool_config(config, data_dir).and_then(|c| relaybox::export::cli::run_import(c, &file)),
+        ),
+        Command::Notify { call } => report(match call {
+            NotifyCommand::Sign {
+                seed,
+                act,
+                claims,
+                iat,
+            } => relaybox::notify_cli::sign(&seed, &act, &claims, iat),
+            NotifyCommand::Verify { token, act, now } => {
+                relaybox::notify_cli::verify(&token, &act, now)
+            }
+        }),
         Command::Keygen => {
             println!("{}", cli::keygen());
             ExitCode::SUCCESS

@@ -30,7 +30,7 @@ pub struct RunningServer {
 /// Validates `config`, opens the store, binds and starts serving.
 pub async fn start(config: Config) -> anyhow::Result<RunningServer> {
     config.validate()?;
-    let (store, attest, hub, identity, watches) = open_backend(&config).await?;
+    let (store, attest, hub, identity, watches) = open_backend(&config, rand::random()).await?;
 
     let listener = bind_listener(config.listen_addr()?)
         .with_context(|| format!("binding {}", config.server.listen))?;
@@ -122,9 +122,11 @@ fn bind_listener(addr: SocketAddr) -> std::io::Result<TcpListener> {
 }
 
 /// The mailbox store, attestation store, fan-out and relay identity of the
-/// configured backend.
-async fn open_backend(
+/// configured backend. `fresh_seed` becomes the relay key where none is
+/// kept yet (a random one for a new relay, the imported one for an import).
+pub(crate) async fn open_backend(
     config: &Config,
+    fresh_seed: [u8; 32],
 ) -> anyhow::Result<(
     Arc<dyn MailboxStore>,
     Arc<dyn AttestationStore>,
@@ -143,7 +145,7 @@ async fn open_backend(
         let seed = match configured {
             Some(seed) => seed,
             None => backend
-                .shared_relay_seed(rand::random())
+                .shared_relay_seed(fresh_seed)
                 .await
                 .context("reading the relay key from redis")?,
         };
@@ -162,7 +164,7 @@ async fn open_backend(
         .with_context(|| format!("creating data dir {}", data_dir.display()))?;
     let seed = match configured {
         Some(seed) => seed,
-        None => crate::identity::seed_in_file(&data_dir.join("relay.key"))?,
+        None => crate::identity::seed_in_file(&data_dir.join("relay.key"), fresh_seed)?,
     };
     let store = DiskStore::open(config.disk_config())
         .with_context(|| format!("opening store in {}", data_dir.display()))?;

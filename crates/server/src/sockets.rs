@@ -3,7 +3,7 @@
 //! its loop starts and is removed when it ends ([`Registered`] does both).
 
 use std::net::IpAddr;
-use std::sync::atomic::{AtomicU16, Ordering};
+use std::sync::atomic::{AtomicU16, AtomicU64, Ordering};
 use std::sync::Arc;
 
 use dashmap::DashMap;
@@ -19,6 +19,10 @@ pub struct SocketInfo {
     pub since_ms: u64,
     /// The client's `ua` query parameter, if it sent one.
     pub user_agent: Option<String>,
+    /// Pushes sent and not yet acknowledged (its queue at the client).
+    pub unacked_pushes: u64,
+    /// Their frame bytes: how full its push window is.
+    pub unacked_bytes: u64,
 }
 
 struct Entry {
@@ -26,6 +30,7 @@ struct Entry {
     info: SocketInfo,
     close: CancellationToken,
     code: Arc<AtomicU16>,
+    queue: Arc<[AtomicU64; 2]>,
 }
 
 /// Owner of the registry.
@@ -40,9 +45,17 @@ pub struct Registered {
     conn_id: u64,
     close: CancellationToken,
     code: Arc<AtomicU16>,
+    queue: Arc<[AtomicU64; 2]>,
 }
 
 impl Registered {
+    /// Notes the socket's unacknowledged pushes and their bytes (the loop
+    /// calls it each turn; two relaxed stores).
+    pub fn note_queue(&self, pushes: usize, bytes: usize) {
+        self.queue[0].store(pushes as u64, Ordering::Relaxed);
+        self.queue[1].store(bytes as u64, Ordering::Relaxed);
+    }
+
     /// Resolves when an operator closes this socket; returns the close code.
     pub async fn closed(&self) -> u16 {
         self.close.cancelled().await;
@@ -60,6 +73,7 @@ impl Sockets {
     pub fn register(self: &Arc<Self>, client: Arc<str>, info: SocketInfo) -> Registered {
         let close = CancellationToken::new();
         let code = Arc::new(AtomicU16::new(1001));
+        let queue = Arc::new([AtomicU64::new(0), AtomicU64::new(0)]);
         let conn_id = info.conn_id;
         self.map.insert(
             conn_id,
@@ -68,6 +82,7 @@ impl Sockets {
                 info,
                 close: close.clone(),
                 code: code.clone(),
+                queue: queue.clone(),
             },
         );
         Registered {
@@ -75,6 +90,7 @@ impl Sockets {
             conn_id,
             close,
             code,
+            queue,
         }
     }
 
@@ -84,7 +100,11 @@ impl Sockets {
             .map
             .iter()
             .filter(|e| &*e.client == client)
-            .map(|e| e.info.clone())
+            .map(|e| SocketInfo {
+                unacked_pushes: e.queue[0].load(Ordering::Relaxed),
+                unacked_bytes: e.queue[1].load(Ordering::Relaxed),
+                ..e.info.clone()
+            })
             .collect();
         out.sort_by_key(|s| s.conn_id);
         out

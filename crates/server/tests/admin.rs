@@ -87,8 +87,20 @@ async fn admin_api_inspects_and_kicks_clients() {
     let of = |t: &str| subs.iter().find(|s| s["topic"] == t).unwrap().clone();
     assert_eq!(of(&t1)["pending"], 3);
     assert!(of(&t1)["oldest_pending_age_secs"].as_u64().is_some());
+    assert_eq!(of(&t1)["cursor"], 0);
     assert_eq!(of(&t2)["pending"], 0);
     assert_eq!(view["sockets"].as_array().unwrap().len(), 1, "{view}");
+    // The socket's queue: the three pushes it has not acknowledged.
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let (_, view) = call(admin, "GET", &format!("/admin/clients/{did}"), Some(TOKEN)).await;
+        if view["sockets"][0]["unacked_pushes"] == 3 {
+            assert!(view["sockets"][0]["unacked_bytes"].as_u64().unwrap() > 0);
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "{view}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 
     let (status, stats) = call(admin, "GET", "/admin/stats", Some(TOKEN)).await;
     assert_eq!(status, 200);
@@ -183,4 +195,94 @@ async fn without_a_token_the_admin_api_refuses() {
     .await;
     assert_eq!(status, 403, "{body}");
     assert!(body["error"].as_str().unwrap().contains("admin_token"));
+}
+
+/// `relaybox admin …` against `admin_listen`; returns stdout.
+async fn cli(admin_listen: &str, args: &[&str]) -> String {
+    let url = format!("http://{admin_listen}");
+    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_relaybox"))
+        .args(["admin", "--url", &url, "--token", TOKEN])
+        .args(args)
+        .env_remove("RELAYBOX_SERVER_ADMIN_TOKEN")
+        .output()
+        .await
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    String::from_utf8(out.stdout).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn admin_api_shows_a_topic_and_deletes_its_messages() {
+    let port = free_port().await;
+    let admin_listen = format!("127.0.0.1:{port}");
+    let mut relay = TestRelay::with_env(&[
+        ("RELAYBOX_SERVER_ADMIN_LISTEN", &admin_listen),
+        ("RELAYBOX_SERVER_ADMIN_TOKEN", TOKEN),
+    ])
+    .await;
+    let admin: SocketAddr = admin_listen.parse().unwrap();
+    let (alice, bob) = (Keypair::generate(), Keypair::generate());
+    let t = topic();
+    for kp in [&alice, &bob] {
+        let mut c = relay.client(kp).await;
+        c.subscribe(&t).await;
+        c.close().await;
+    }
+    let mut p = relay.new_client().await;
+    for m in ["a", "bb", "ccc"] {
+        p.publish(&t, m).await;
+    }
+    p.close().await;
+    // Alice reads (and acknowledges) everything; Bob is away.
+    let mut a = relay.client(&alice).await;
+    assert_eq!(a.expect_messages(3).await, ["a", "bb", "ccc"]);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    a.close().await;
+
+    let (status, view) = call(admin, "GET", &format!("/admin/topics/{t}"), Some(TOKEN)).await;
+    assert_eq!(status, 200, "{view}");
+    assert_eq!(
+        (view["messages"].as_u64(), view["bytes"].as_u64()),
+        (Some(3), Some(6))
+    );
+    assert!(
+        view["last_expiry_in_secs"].as_u64().unwrap() > 200,
+        "{view}"
+    );
+    assert!(view["oldest_age_secs"].as_u64().is_some(), "{view}");
+    let subs = view["subscribers"].as_array().unwrap();
+    assert_eq!(subs.len(), 2, "{view}");
+    let of = |kp: &Keypair| {
+        subs.iter()
+            .find(|s| s["client_id"] == kp.did_key())
+            .unwrap()
+            .clone()
+    };
+    assert_eq!(of(&alice)["pending"], 0);
+    assert_eq!(of(&alice)["cursor"], view["newest_seq"], "{view}");
+    assert_eq!(
+        (of(&bob)["pending"].as_u64(), of(&bob)["cursor"].as_u64()),
+        (Some(3), Some(0))
+    );
+    let table = cli(&admin_listen, &["topic", &t]).await;
+    assert!(
+        table.contains("3 live message(s), 6 bytes") && table.contains("2 subscriber(s)"),
+        "{table}"
+    );
+    let bad = call(admin, "GET", "/admin/topics/not-a-topic", Some(TOKEN)).await;
+    assert_eq!(bad.0, 400, "{}", bad.1);
+
+    // Delete: gone for Bob, and still gone after a restart.
+    let out = cli(&admin_listen, &["delete-topic-messages", &t]).await;
+    assert!(out.contains("deleted") && out.contains('3'), "{out}");
+    let (_, view) = call(admin, "GET", &format!("/admin/topics/{t}"), Some(TOKEN)).await;
+    assert_eq!(view["messages"], 0, "{view}");
+    relay.restart().await;
+    let mut b = relay.client(&bob).await;
+    b.expect_no_push().await;
+    // The topic works as before: a new message reaches Bob.
+    let mut p = relay.new_client().await;
+    p.publish(&t, "after").await;
+    assert_eq!(b.expect_messages(1).await, ["after"]);
 }

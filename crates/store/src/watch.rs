@@ -146,6 +146,23 @@ impl WatchCache {
         }
     }
 
+    /// Every registration, by client id then webhook (the export).
+    pub fn all(&self) -> Vec<Watch> {
+        let mut out: Vec<Watch> = self
+            .by_client
+            .iter()
+            .flat_map(|e| e.value().clone())
+            .collect();
+        out.sort_by(|a, b| {
+            (&a.client_id, &a.service_url, &a.webhook_url).cmp(&(
+                &b.client_id,
+                &b.service_url,
+                &b.webhook_url,
+            ))
+        });
+        out
+    }
+
     /// Replaces everything (a backend that re-reads its registrations).
     pub fn replace_all(&self, all: Vec<(String, Vec<Watch>)>) {
         self.by_client

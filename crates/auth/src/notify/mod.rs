@@ -27,6 +27,16 @@ use crate::{Error, Keypair, Result};
 /// Clock-skew allowance for Notify tokens, the same as for relay auth.
 pub const LEEWAY_SECS: u64 = jwt::DEFAULT_LEEWAY_SECS;
 
+/// Reads the claims of an `act` token from a JSON object (a token's
+/// payload, or the claims a tool was given), checking claim types and DID
+/// syntax; [`NotifyClaims::validate`] then checks the act's rules.
+pub fn claims_from_json(
+    payload: &serde_json::Map<String, serde_json::Value>,
+    act: NotifyAct,
+) -> Result<NotifyClaims> {
+    wire::from_payload(payload, act)
+}
+
 /// Validates `claims` and signs them.
 ///
 /// Fails with [`Error::IssuerMismatch`] when `claims.iss` is not the

@@ -419,6 +419,33 @@ impl AttestationStore for SledAttestationStore {
         self.blocking(move |t| t.sweep_blocking(now_ms, max)).await
     }
 
+    async fn ids_page(
+        &self,
+        cursor: Option<String>,
+        max: usize,
+    ) -> AttestResult<relaybox_store::Page<String>> {
+        self.blocking(move |t| {
+            let start = match &cursor {
+                Some(id) => Bound::Excluded(id.as_bytes().to_vec()),
+                None => Bound::Unbounded,
+            };
+            let mut items = Vec::new();
+            for item in t.records.range::<Vec<u8>, _>((start, Bound::Unbounded)) {
+                let (key, _) = item?;
+                if items.len() >= max.max(1) {
+                    let next = items.last().cloned();
+                    return Ok(relaybox_store::Page { items, next });
+                }
+                match String::from_utf8(key.to_vec()) {
+                    Ok(id) => items.push(id),
+                    Err(_) => tracing::error!("skipping a non-UTF-8 attestation id"),
+                }
+            }
+            Ok(relaybox_store::Page { items, next: None })
+        })
+        .await
+    }
+
     fn stats(&self) -> AttestStats {
         let get = |c: &AtomicI64| c.load(Ordering::Relaxed).max(0) as u64;
         let t = &self.trees;

@@ -138,6 +138,16 @@ pub enum StoreBackend {
     Redis,
 }
 
+impl StoreBackend {
+    /// `"disk"` or `"redis"`, as in the config file.
+    pub fn name(self) -> &'static str {
+        match self {
+            StoreBackend::Disk => "disk",
+            StoreBackend::Redis => "redis",
+        }
+    }
+}
+
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct LogConfig {

@@ -242,6 +242,11 @@ impl Session {
         }
     }
 
+    /// Pushes not yet acknowledged, and their frame bytes.
+    pub fn unacked(&self) -> (usize, usize) {
+        (self.following.in_flight.len(), self.following.unacked_bytes)
+    }
+
     /// Whether the client's unacknowledged pushes leave room for another.
     pub fn window_open(&self) -> bool {
         self.following.unacked_bytes < self.window()

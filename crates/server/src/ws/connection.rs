@@ -72,6 +72,8 @@ pub async fn run<S>(
             remote: ip,
             since_ms: crate::now_ms(),
             user_agent: client.user_agent.clone(),
+            unacked_pushes: 0,
+            unacked_bytes: 0,
         },
     );
 
@@ -84,6 +86,8 @@ pub async fn run<S>(
     };
 
     'conn: while close_frame.is_none() {
+        let (pushes, bytes) = session.unacked();
+        admin.note_queue(pushes, bytes);
         if session.has_output() {
             // Boxed, like the timer below: only a writing socket needs room
             // for them, not every idle one.

@@ -59,6 +59,14 @@ pub trait AttestationStore: Send + Sync + 'static {
     /// returns how many. Not flushed: a lost deletion is simply redone.
     async fn sweep_expired(&self, now_ms: u64, max: usize) -> AttestResult<usize>;
 
+    /// One page of the ids of every stored request, expired or not (the
+    /// export walk); `cursor` is the previous page's `next`.
+    async fn ids_page(
+        &self,
+        cursor: Option<String>,
+        max: usize,
+    ) -> AttestResult<crate::Page<String>>;
+
     /// Best-effort counters for metrics; never touches disk.
     fn stats(&self) -> AttestStats;
 }
