@@ -21,6 +21,10 @@ fn wall_clock_ms() -> u64 {
         .map_or(0, |d| d.as_millis() as u64)
 }
 
+/// One step of the walk over every subscription: `(client, topic)` pairs
+/// and the sled key it stopped at (`None`: the walk is complete).
+pub(crate) type WalkStep = (Vec<(String, TopicKey)>, Option<Vec<u8>>);
+
 impl State {
     /// Adds the subscription unless the client already follows `max`
     /// topics; returns whether it is new (`None`: the limit is reached).
@@ -155,7 +159,7 @@ impl State {
         &self,
         after: Option<&[u8]>,
         max: usize,
-    ) -> DiskResult<(Vec<(String, TopicKey)>, Option<Vec<u8>>)> {
+    ) -> DiskResult<WalkStep> {
         use std::ops::Bound;
         let prefix = keys::sub_rev_all_prefix();
         let start = match after {

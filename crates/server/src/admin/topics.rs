@@ -14,19 +14,16 @@ use crate::relay::Relay;
 /// Subscribers listed per topic at most.
 const MAX_SUBSCRIBERS: usize = 1_000;
 
-fn parse(topic: &str) -> Result<TopicKey, Response<Full<Bytes>>> {
-    TopicKey::from_hex(topic).ok_or_else(|| {
-        json_response(
-            StatusCode::BAD_REQUEST,
-            json!({ "error": "a topic is 64 hex characters" }),
-        )
-    })
+fn bad_topic() -> Response<Full<Bytes>> {
+    json_response(
+        StatusCode::BAD_REQUEST,
+        json!({ "error": "a topic is 64 hex characters" }),
+    )
 }
 
 pub(super) async fn view(relay: &Relay, topic: &str) -> Response<Full<Bytes>> {
-    let key = match parse(topic) {
-        Ok(k) => k,
-        Err(resp) => return resp,
+    let Some(key) = TopicKey::from_hex(topic) else {
+        return bad_topic();
     };
     let now = crate::now_ms();
     let summary = match relay.store.topic_summary(key, now).await {
@@ -89,9 +86,8 @@ pub(super) async fn view(relay: &Relay, topic: &str) -> Response<Full<Bytes>> {
 }
 
 pub(super) async fn delete_messages(relay: &Relay, topic: &str) -> Response<Full<Bytes>> {
-    let key = match parse(topic) {
-        Ok(k) => k,
-        Err(resp) => return resp,
+    let Some(key) = TopicKey::from_hex(topic) else {
+        return bad_topic();
     };
     let deleted = match relay.store.delete_topic_messages(key).await {
         Ok(n) => n,
