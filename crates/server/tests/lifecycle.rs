@@ -171,3 +171,29 @@ async fn shutdown_spreads_the_closes() {
     let status = relay.wait_exit(Duration::from_secs(10)).await;
     assert!(status.success(), "{status:?}");
 }
+
+/// A fresh, empty data directory is a normal start: nothing about an
+/// unclean previous run, and no warning at all (warnings are for operators
+/// to act on); neither on the clean restart after it.
+#[tokio::test]
+async fn a_fresh_data_dir_and_a_clean_restart_log_no_warning() {
+    let mut relay = TestRelay::start().await;
+    let t = topic();
+    let mut c = relay.new_client().await;
+    c.subscribe(&t).await;
+    c.publish(&t, "hello").await;
+    c.close().await;
+    relay.sigterm();
+    assert!(relay.wait_exit(WAIT).await.success());
+    relay.restart().await;
+    let mut c = relay.new_client().await;
+    c.subscribe(&t).await;
+    c.close().await;
+    relay.sigterm();
+    relay.wait_exit(WAIT).await;
+    let log = relay.log();
+    assert!(
+        !log.contains("WARN") && !log.contains("ERROR") && !log.contains("cleanly"),
+        "{log}"
+    );
+}
