@@ -175,6 +175,21 @@ pub fn table(s: &Summary) -> String {
             c.phase, c.wall_secs, c.generator_pct, c.generator_threads
         );
     }
+    // --reconnect: the sockets the server closed and what coming back cost.
+    let rejoin: Vec<String> = s
+        .counters
+        .iter()
+        .filter(|(k, _)| {
+            k.starts_with("reconnect")
+                || k.starts_with("lost_")
+                || ["redelivered", "republished", "publish_unanswered_at_close"]
+                    .contains(&k.as_str())
+        })
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect();
+    if !rejoin.is_empty() {
+        let _ = writeln!(o, "  reconnect: {}", rejoin.join(", "));
+    }
     if s.errors.is_empty() {
         let _ = writeln!(o, "  errors: none");
     } else {

@@ -135,6 +135,9 @@ pub async fn run(scenario: Scenario, load: &Load, target: &Target) -> anyhow::Re
         progress = if let Some(window) = scenario.window_of(&name) {
             let win = go + clock::secs_ns(load.warmup);
             server.spawn_window(window, win, win + clock::secs_ns(load.duration));
+            if let Some(cmd) = load.at_window_start.clone() {
+                tokio::spawn(run_at(win, cmd));
+            }
             let label = if name == "start" {
                 scenario.name().to_owned()
             } else {
@@ -169,6 +172,20 @@ pub async fn run(scenario: Scenario, load: &Load, target: &Target) -> anyhow::Re
         rss,
         server_pid: target.pid,
     })
+}
+
+/// `--at-window-start`: runs `cmd` at `ns` on the shared clock.
+async fn run_at(ns: u64, cmd: String) {
+    clock::sleep_until(ns).await;
+    let status = tokio::process::Command::new("sh")
+        .args(["-c", &cmd])
+        .stdin(Stdio::null())
+        .status()
+        .await;
+    match status {
+        Ok(s) => eprintln!("--at-window-start: {cmd:?} exited with {s}"),
+        Err(e) => eprintln!("--at-window-start: {cmd:?} could not run: {e}"),
+    }
 }
 
 impl Scenario {

@@ -179,6 +179,17 @@ pub struct Load {
     /// longer than the run: an expired message is skipped and shows up as an order gap.
     #[arg(long, default_value_t = 300)]
     pub ttl: u32,
+    /// pairs: after the server closes a socket (a node restarting behind a load
+    /// balancer), connect again as the same client and carry on; subscribers
+    /// subscribe again. Counted as `reconnects` and `lost_<why>`, not as errors.
+    #[arg(long)]
+    #[serde(default)]
+    pub reconnect: bool,
+    /// A shell command (`sh -c`) run when the measured window starts, e.g. one
+    /// that restarts a node; its exit status is printed to stderr.
+    #[arg(long)]
+    #[serde(default)]
+    pub at_window_start: Option<String>,
     /// Seconds to wait after the load stops for messages still in flight.
     #[arg(long, default_value_t = 5.0)]
     pub drain: f64,

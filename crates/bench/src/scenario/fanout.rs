@@ -47,6 +47,7 @@ pub async fn run(ctx: &Ctx<'_>) -> anyhow::Result<WorkerResult> {
             timing,
             gate: gate.clone(),
             expected: expected.clone(),
+            rejoin: None,
         };
         tasks.push(tokio::spawn(subscriber::run(ws, plan, early)));
     }
@@ -61,6 +62,7 @@ pub async fn run(ctx: &Ctx<'_>) -> anyhow::Result<WorkerResult> {
             ttl: load.ttl,
             timing,
             gate,
+            rejoin: None,
         };
         res.merge(&publisher::run(ws, plan).await);
     }

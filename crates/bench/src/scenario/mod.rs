@@ -8,6 +8,7 @@ mod idle;
 mod mailbox;
 mod pairs;
 mod publisher;
+mod rejoin;
 mod subscriber;
 
 use std::future::Future;

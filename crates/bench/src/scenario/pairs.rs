@@ -8,6 +8,7 @@ use relaybox_proto::Topic;
 use tokio::sync::watch;
 
 use super::publisher::{self, Gate};
+use super::rejoin::Rejoin;
 use super::subscriber;
 use super::{merge_all, spawn_bounded, Ctx, Timing};
 use crate::conn::{self, Ws};
@@ -24,8 +25,17 @@ pub async fn subscribe_new(
     topic: Topic,
     source: Option<IpAddr>,
 ) -> anyhow::Result<Subscribed> {
-    let id = Identity::new(&url);
-    let mut ws = conn::connect_from(&id.url, source).await?;
+    subscribe_as(&Identity::new(&url).url, topic, source).await
+}
+
+/// Connects with `client_url` (a client's URL with its token) and
+/// subscribes to `topic`.
+async fn subscribe_as(
+    client_url: &str,
+    topic: Topic,
+    source: Option<IpAddr>,
+) -> anyhow::Result<Subscribed> {
+    let mut ws = conn::connect_from(client_url, source).await?;
     let early = conn::call(
         &mut ws,
         publisher::FIRST_ID - 1,
@@ -46,6 +56,9 @@ pub struct Pair {
     topic: Topic,
     sub: Subscribed,
     publ: Ws,
+    /// How each side comes back after a close (used with `--reconnect`).
+    sub_rejoin: Rejoin,
+    pub_rejoin: Rejoin,
 }
 
 pub async fn run(ctx: &Ctx<'_>) -> anyhow::Result<WorkerResult> {
@@ -73,13 +86,24 @@ pub async fn setup_from(
         let url = url.clone();
         async move {
             let topic = random_topic();
-            let sub = subscribe_new(url.clone(), topic, source(index)).await?;
-            let publ = connect_new(url, source(index)).await?;
+            let (sub_id, pub_id) = (Identity::new(&url), Identity::new(&url));
+            let sub = subscribe_as(&sub_id.url, topic, source(index)).await?;
+            let publ = conn::connect_from(&pub_id.url, source(index)).await?;
             anyhow::Ok(Pair {
                 index,
                 topic,
                 sub,
                 publ,
+                sub_rejoin: Rejoin {
+                    url: sub_id.url,
+                    source: source(index),
+                    topic: Some(topic),
+                },
+                pub_rejoin: Rejoin {
+                    url: pub_id.url,
+                    source: source(index),
+                    topic: None,
+                },
             })
         }
     })
@@ -117,12 +141,14 @@ pub async fn drive(pairs: Vec<Pair>, load: &Load, timing: Timing) -> anyhow::Res
             ttl: load.ttl,
             timing,
             gate: gate.clone(),
+            rejoin: load.reconnect.then(|| p.pub_rejoin.clone()),
         };
         let (expected_tx, expected) = watch::channel(None);
         let sub_plan = subscriber::Plan {
             timing,
             gate,
             expected,
+            rejoin: load.reconnect.then(|| p.sub_rejoin.clone()),
         };
         let (sub_ws, early) = p.sub;
         let sub = tokio::spawn(subscriber::run(sub_ws, sub_plan, early));

@@ -11,6 +11,7 @@ use futures_util::{SinkExt, StreamExt};
 use relaybox_proto::Topic;
 use tokio::sync::Notify;
 
+use super::rejoin::Rejoin;
 use super::Timing;
 use crate::clock;
 use crate::conn::{self, Event, Ws};
@@ -60,6 +61,8 @@ pub struct Plan {
     pub ttl: u32,
     pub timing: Timing,
     pub gate: Option<Gate>,
+    /// `--reconnect`: how to come back after the server closes the socket.
+    pub rejoin: Option<Rejoin>,
 }
 
 /// Publishes until the window ends, then waits for the last acks.
@@ -74,10 +77,10 @@ pub async fn run(mut ws: Ws, plan: Plan) -> WorkerResult {
     let mut next_slot = t.start as f64 + interval * plan.phase;
     let mut seq = 0u64;
     let mut next_id = FIRST_ID;
-    let mut pending: HashMap<u64, u64> = HashMap::new();
+    let mut pending: HashMap<u64, Stamp> = HashMap::new();
     let window = plan.window.max(1);
 
-    loop {
+    'run: loop {
         let now = clock::now_ns();
         let sending = now < t.win_end;
         if !sending && (pending.is_empty() || now >= t.drain_end) {
@@ -115,18 +118,30 @@ pub async fn run(mut ws: Ws, plan: Plan) -> WorkerResult {
                     plan.ttl,
                 );
                 if let Err(e) = ws.feed(frame).await {
-                    res.error(&format!("publish_{}", conn::error_kind(&e)));
-                    return res;
+                    let why = format!("publish_{}", conn::error_kind(&e));
+                    match come_back(&plan, &mut pending, &mut next_id, why, &mut res).await {
+                        Some(fresh) => {
+                            ws = fresh;
+                            continue 'run;
+                        }
+                        None => return res,
+                    }
                 }
-                pending.insert(next_id, stamp_ns);
+                pending.insert(next_id, stamp);
                 next_id += 1;
                 seq += 1;
                 res.count("published", 1);
                 wrote = true;
             }
             if wrote && ws.flush().await.is_err() {
-                res.error("publish_write");
-                return res;
+                let why = "publish_write".to_owned();
+                match come_back(&plan, &mut pending, &mut next_id, why, &mut res).await {
+                    Some(fresh) => {
+                        ws = fresh;
+                        continue 'run;
+                    }
+                    None => return res,
+                }
             }
         }
         let wake_at = if !sending {
@@ -142,25 +157,26 @@ pub async fn run(mut ws: Ws, plan: Plan) -> WorkerResult {
                 _ => std::future::pending().await,
             }
         };
-        tokio::select! {
+        let lost = tokio::select! {
             msg = ws.next() => match msg {
                 Some(Ok(m)) => {
-                    handle(conn::classify(m), &mut pending, &t, &mut res);
+                    let mut closed = handle(conn::classify(m), &mut pending, &t, &mut res);
                     while let Some(Ok(m)) = conn::ready_now(&mut ws) {
-                        handle(conn::classify(m), &mut pending, &t, &mut res);
+                        closed = closed.or(handle(conn::classify(m), &mut pending, &t, &mut res));
                     }
+                    closed
                 }
-                Some(Err(e)) => {
-                    res.error(&format!("publisher_{}", conn::error_kind(&e)));
-                    return res;
-                }
-                None => {
-                    res.error("publisher_closed");
-                    return res;
-                }
+                Some(Err(e)) => Some(format!("publisher_{}", conn::error_kind(&e))),
+                None => Some("publisher_closed".to_owned()),
             },
-            _ = pace(wake_at, interval > 0.0 && sending) => {}
-            _ = gate_wait => {}
+            _ = pace(wake_at, interval > 0.0 && sending) => None,
+            _ = gate_wait => None,
+        };
+        if let Some(why) = lost {
+            match come_back(&plan, &mut pending, &mut next_id, why, &mut res).await {
+                Some(fresh) => ws = fresh,
+                None => return res,
+            }
         }
     }
     if !pending.is_empty() {
@@ -180,12 +196,65 @@ async fn pace(ns: u64, precise: bool) {
     }
 }
 
-fn handle(event: Event, pending: &mut HashMap<u64, u64>, t: &Timing, res: &mut WorkerResult) {
+/// After the socket is lost (`why`): without `--reconnect` the error ends
+/// the publisher (`None`); with it, the same client connects again and
+/// sends the publishes still unanswered once more, as a real client does
+/// (the relay may have stored them already: it deduplicates by body).
+async fn come_back(
+    plan: &Plan,
+    pending: &mut HashMap<u64, Stamp>,
+    next_id: &mut u64,
+    why: String,
+    res: &mut WorkerResult,
+) -> Option<Ws> {
+    let Some(rejoin) = &plan.rejoin else {
+        res.error(&why);
+        return None;
+    };
+    res.count(&format!("lost_{why}"), 1);
+    res.count("publish_unanswered_at_close", pending.len() as u64);
+    let mut again: Vec<Stamp> = pending.drain().map(|(_, stamp)| stamp).collect();
+    again.sort_by_key(|s| s.seq);
+    loop {
+        let Some((mut ws, _)) = rejoin.again(plan.timing.drain_end, res).await else {
+            res.error("reconnect_gave_up");
+            return None;
+        };
+        let mut sent = true;
+        for stamp in &again {
+            let frame = conn::publish_frame(
+                *next_id,
+                plan.topic,
+                payload::encode(*stamp, plan.message_size),
+                plan.ttl,
+            );
+            if ws.feed(frame).await.is_err() {
+                sent = false;
+                break;
+            }
+            pending.insert(*next_id, *stamp);
+            *next_id += 1;
+        }
+        if sent && ws.flush().await.is_ok() {
+            res.count("republished", again.len() as u64);
+            return Some(ws);
+        }
+        res.count("lost_publish_write", 1);
+        pending.clear();
+    }
+}
+
+/// Accounts one event; returns why the socket is gone on a close frame.
+fn handle(
+    event: Event,
+    pending: &mut HashMap<u64, Stamp>,
+    t: &Timing,
+    res: &mut WorkerResult,
+) -> Option<String> {
     match event {
         Event::Reply { id, result } => {
-            let Some(stamp_ns) = pending.remove(&id) else {
-                return;
-            };
+            // A reply to nothing we are waiting for (or a duplicate) is ignored.
+            let stamp_ns = pending.remove(&id)?.sent_ns;
             match result {
                 Ok(()) => {
                     let now = clock::now_ns();
@@ -200,8 +269,9 @@ fn handle(event: Event, pending: &mut HashMap<u64, u64>, t: &Timing, res: &mut W
                 Err(tag) => res.error(&format!("publish_{tag}")),
             }
         }
-        Event::Closed(code) => res.error(&format!("publisher_closed_{code}")),
+        Event::Closed(code) => return Some(format!("publisher_closed_{code}")),
         Event::Unreadable(tag) => res.error(&format!("unreadable_{tag}")),
         Event::Push { .. } | Event::Other => {}
     }
+    None
 }

@@ -10,6 +10,7 @@ use futures_util::{SinkExt, StreamExt};
 use tokio::sync::watch;
 
 use super::publisher::Gate;
+use super::rejoin::Rejoin;
 use super::Timing;
 use crate::clock;
 use crate::conn::{self, Event, Ws};
@@ -20,6 +21,10 @@ use crate::stats::WorkerResult;
 #[derive(Default)]
 pub struct Order {
     next: HashMap<u32, u64>,
+    /// After a reconnect a relay may push again what it pushed before the
+    /// close (the ack was lost with the socket): counted as `redelivered`,
+    /// not as an error.
+    tolerate_duplicates: bool,
 }
 
 impl Order {
@@ -35,6 +40,9 @@ impl Order {
         } else if seq > *next {
             res.error("order_gap");
             *next = seq + 1;
+        } else if self.tolerate_duplicates {
+            res.count("redelivered", 1);
+            return false;
         } else {
             res.error("order_duplicate");
             return false;
@@ -60,6 +68,8 @@ pub struct Plan {
     pub gate: Option<Gate>,
     /// Set once the publishers are done: how many messages to expect in all.
     pub expected: watch::Receiver<Option<u64>>,
+    /// `--reconnect`: how to come back after the server closes the socket.
+    pub rejoin: Option<Rejoin>,
 }
 
 /// Receives until every expected message is in or the drain time is up.
@@ -89,31 +99,33 @@ pub async fn run(mut ws: Ws, mut plan: Plan, early: Vec<String>) -> WorkerResult
         };
         let mut next = first;
         let mut acks = 0usize;
+        // Why the socket is gone, if it is.
+        let mut lost: Option<String> = None;
         loop {
             match next {
                 Some(Ok(m)) => match conn::classify(m) {
                     Event::Push { id, message } => {
                         take(&message, &t, &mut order, &mut res, plan.gate.as_ref());
                         if ws.feed(conn::ack_frame(&id)).await.is_err() {
-                            res.error("ack_write");
-                            return res;
+                            lost = Some("ack_write".into());
+                            break;
                         }
                         acks += 1;
                     }
                     Event::Closed(code) => {
-                        res.error(&format!("subscriber_closed_{code}"));
-                        return res;
+                        lost = Some(format!("subscriber_closed_{code}"));
+                        break;
                     }
                     Event::Unreadable(tag) => res.error(&format!("unreadable_{tag}")),
                     _ => {}
                 },
                 Some(Err(e)) => {
-                    res.error(&format!("subscriber_{}", conn::error_kind(&e)));
-                    return res;
+                    lost = Some(format!("subscriber_{}", conn::error_kind(&e)));
+                    break;
                 }
                 None => {
-                    res.error("subscriber_closed");
-                    return res;
+                    lost = Some("subscriber_closed".into());
+                    break;
                 }
             }
             match conn::ready_now(&mut ws) {
@@ -121,22 +133,47 @@ pub async fn run(mut ws: Ws, mut plan: Plan, early: Vec<String>) -> WorkerResult
                 None => break,
             }
         }
-        if acks > 0 && ws.flush().await.is_err() {
-            res.error("ack_write");
-            return res;
+        if lost.is_none() && acks > 0 && ws.flush().await.is_err() {
+            lost = Some("ack_write".into());
+        }
+        if let Some(why) = lost {
+            let Some(rejoin) = &plan.rejoin else {
+                res.error(&why);
+                return res;
+            };
+            // A restart's close is expected with --reconnect: counted, not an error.
+            res.count(&format!("lost_{why}"), 1);
+            match rejoin.again(t.drain_end, &mut res).await {
+                Some((fresh, early)) => {
+                    ws = fresh;
+                    order.tolerate_duplicates = true;
+                    for message in early {
+                        take(&message, &t, &mut order, &mut res, plan.gate.as_ref());
+                    }
+                    continue;
+                }
+                None => {
+                    res.error("reconnect_gave_up");
+                    return res;
+                }
+            }
         }
     }
     conn::close(ws).await;
     res
 }
 
-/// Accounts one received message.
+/// Accounts one received message; a duplicate counts only as such (not as
+/// a delivery, and not in the latency).
 fn take(message: &str, t: &Timing, order: &mut Order, res: &mut WorkerResult, gate: Option<&Gate>) {
     let now = clock::now_ns();
     let Some(stamp) = payload::decode(message) else {
         res.error("foreign_message");
         return;
     };
+    if !order.check(stamp.stream, stamp.seq, res) {
+        return;
+    }
     res.count("delivered", 1);
     if t.in_window(now) {
         res.count("delivered_window", 1);
@@ -144,7 +181,6 @@ fn take(message: &str, t: &Timing, order: &mut Order, res: &mut WorkerResult, ga
     if t.in_window(stamp.sent_ns) {
         res.histo("e2e").record(now.saturating_sub(stamp.sent_ns));
     }
-    order.check(stamp.stream, stamp.seq, res);
     if let Some(g) = gate {
         g.delivered(1);
     }

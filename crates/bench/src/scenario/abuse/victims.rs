@@ -130,6 +130,7 @@ pub async fn feed(ws: Ws, topic: Topic, index: usize, load: Load, timing: Timing
         ttl: load.ttl,
         timing,
         gate: None,
+        rejoin: None,
     };
     if plan.rate <= 0.0 {
         conn::close(ws).await;
