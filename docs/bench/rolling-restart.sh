@@ -8,7 +8,8 @@
 # script samples both nodes' accepted-connection counters every second and
 # prints connects per second per node; the bench report gives the delivery
 # latency over the window, i.e. during the restart. NORESTART=1 runs the
-# same load without the restart (the baseline).
+# same load without the restart (the baseline); SPREAD_MS=0 closes node A's
+# sockets all at once (server.shutdown_spread_ms, default 5000).
 #
 #   cargo build --release -p relaybox -p relaybox-bench
 #   bash docs/bench/rolling-restart.sh pairs -c 2500 --rate 1000 --warmup 5 -d 15 --drain 5
@@ -39,6 +40,7 @@ cat > $W/start-node.sh <<S
 env RELAYBOX_RATE_LIMIT_REQUESTS_PER_SEC=0 RELAYBOX_RATE_LIMIT_REQUESTS_PER_SEC_PER_IP=0 \
   RELAYBOX_LIMITS_MAX_CONNECTIONS_PER_IP=0 RELAYBOX_LIMITS_HANDSHAKES_PER_IP_PER_SEC=0 \
   RELAYBOX_LIMITS_MAX_CONNECTIONS=0 RELAYBOX_LOG_LEVEL=warn \
+  RELAYBOX_SERVER_SHUTDOWN_SPREAD_MS=${SPREAD_MS:-5000} \
   RELAYBOX_SERVER_PUBLIC_URLS=ws://127.0.0.1:$LB \
   RELAYBOX_STORE_BACKEND=redis RELAYBOX_STORE_REDIS_URL=redis://127.0.0.1:$RP \
   $BIN serve --listen 127.0.0.1:\$2 --data-dir $W/\$1 > $W/\$1.out 2>> $W/\$1.log &
