@@ -78,9 +78,19 @@ fn client_config() -> WebSocketConfig {
 
 /// A TCP connection to `host` (`ip:port`), from `source` when given.
 pub async fn tcp_from(host: &str, source: Option<std::net::IpAddr>) -> std::io::Result<TcpStream> {
-    let Some(source) = source else {
+    tcp_from_with(host, source, None).await
+}
+
+/// [`tcp_from`] with the socket's send buffer set to `sndbuf` bytes before
+/// connecting (which also stops the kernel from growing it).
+pub async fn tcp_from_with(
+    host: &str,
+    source: Option<std::net::IpAddr>,
+    sndbuf: Option<u32>,
+) -> std::io::Result<TcpStream> {
+    if source.is_none() && sndbuf.is_none() {
         return TcpStream::connect(host).await;
-    };
+    }
     let addr = tokio::net::lookup_host(host)
         .await?
         .next()
@@ -90,7 +100,12 @@ pub async fn tcp_from(host: &str, source: Option<std::net::IpAddr>) -> std::io::
     } else {
         tokio::net::TcpSocket::new_v6()?
     };
-    socket.bind(std::net::SocketAddr::new(source, 0))?;
+    if let Some(bytes) = sndbuf {
+        socket.set_send_buffer_size(bytes)?;
+    }
+    if let Some(source) = source {
+        socket.bind(std::net::SocketAddr::new(source, 0))?;
+    }
     socket.connect(addr).await
 }
 

@@ -197,10 +197,15 @@ async fn accept_loop(listener: TcpListener, relay: Arc<Relay>, admin_only: bool)
             },
         };
         let _ = stream.set_nodelay(true);
-        let sndbuf = relay.config.websocket.send_buffer_bytes;
-        if sndbuf > 0 {
+        let ws_cfg = &relay.config.websocket;
+        if ws_cfg.send_buffer_bytes > 0 {
             // Bounds what the kernel holds for a client that stops reading.
-            let _ = socket2::SockRef::from(&stream).set_send_buffer_size(sndbuf);
+            let _ = socket2::SockRef::from(&stream).set_send_buffer_size(ws_cfg.send_buffer_bytes);
+        }
+        if ws_cfg.recv_buffer_bytes > 0 {
+            // Bounds what the kernel holds of a client's frames while its
+            // socket is left unread (paused after a refusal).
+            let _ = socket2::SockRef::from(&stream).set_recv_buffer_size(ws_cfg.recv_buffer_bytes);
         }
         let relay = relay.clone();
         let token = token.clone();

@@ -104,6 +104,7 @@ pub struct WebSocketConfig {
     pub write_stall_ms: u64,
     pub fragment_timeout_ms: u64,
     pub send_buffer_bytes: usize,
+    pub recv_buffer_bytes: usize,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
@@ -263,6 +264,7 @@ impl Default for WebSocketConfig {
             write_stall_ms: 10_000,
             fragment_timeout_ms: 10_000,
             send_buffer_bytes: 131_072,
+            recv_buffer_bytes: 65_536,
         }
     }
 }

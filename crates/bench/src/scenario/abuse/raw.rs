@@ -40,6 +40,17 @@ impl Refusal {
     }
 }
 
+/// The hostile sockets' send buffer (SO_SNDBUF, doubled by the kernel).
+/// An attacker's unsent bytes queue on the attacker's machine; here they
+/// would queue in this machine's kernel, shared with the relay and the
+/// normal clients, and left to autotuning (on loopback, megabytes per
+/// socket) a thousand hostile sockets fill net.ipv4.tcp_mem: the kernel then
+/// drops packets on every connection, the normal pairs' included, and the
+/// run measures the generator's kernel memory, not the relay. Capped, a
+/// hostile socket still fills the relay's receive window; it only waits
+/// sooner when the relay stops reading it.
+const ATTACKER_SNDBUF: u32 = 64 * 1024;
+
 fn io_kind(e: &std::io::Error) -> String {
     format!("io_{:?}", e.kind()).to_lowercase()
 }
@@ -63,7 +74,7 @@ async fn upgrade(
     let rest = url.strip_prefix("ws://").unwrap_or(url);
     let (host, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
     let path = if path.is_empty() { "/" } else { path };
-    let stream = crate::conn::tcp_from(host, source)
+    let stream = crate::conn::tcp_from_with(host, source, Some(ATTACKER_SNDBUF))
         .await
         .map_err(|e| Refusal::Failed(io_kind(&e)))?;
     let _ = stream.set_nodelay(true);
