@@ -197,6 +197,17 @@ impl TopicIndex {
             .collect()
     }
 
+    /// Adds this topic's live messages to `schedule` by expiry.
+    pub(crate) fn count_expiries(
+        &self,
+        schedule: &mut relaybox_store::ExpirySchedule,
+        now_ms: u64,
+    ) {
+        for &(expires, _) in self.by_expiry.range((now_ms.saturating_add(1), 0)..) {
+            schedule.add(expires, now_ms, 1);
+        }
+    }
+
     /// Removes every entry at or below `through`; returns how many, and
     /// the latest expiry among them (0 if none).
     pub(crate) fn remove_through(&mut self, through: u64) -> (usize, u64) {

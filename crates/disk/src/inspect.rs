@@ -7,7 +7,8 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use relaybox_store::{
-    Error, Inspect, Page, Result, StoredMessage, Subscription, TopicKey, TopicSummary,
+    Error, ExpirySchedule, Inspect, Page, Result, StoreUsage, StoredMessage, Subscription,
+    TopicKey, TopicSummary,
 };
 
 use crate::ops::blocking;
@@ -148,6 +149,12 @@ impl Inspect for DiskStore {
         blocking(move || i.live_after(topic, after, max, now_ms)).await
     }
 
+    async fn usage(&self, now_ms: u64) -> Result<StoreUsage> {
+        self.inner.check_open()?;
+        let i = self.inner.clone();
+        blocking(move || Ok(i.usage_now(now_ms))).await
+    }
+
     async fn subscriptions_page(
         &self,
         cursor: Option<String>,
@@ -170,6 +177,24 @@ impl Inspect for DiskStore {
             })
         })
         .await
+    }
+}
+
+impl Inner {
+    /// Walks every topic's expiry index (memory only, but long: it runs
+    /// off the async workers).
+    fn usage_now(&self, now_ms: u64) -> StoreUsage {
+        let i = self;
+        let mut schedule = ExpirySchedule::default();
+        for index in i.topics.iter() {
+            index.count_expiries(&mut schedule, now_ms);
+        }
+        StoreUsage {
+            bytes: Some(i.log.used_bytes() + i.space.state_bytes()),
+            free_bytes: Some(i.space.free()),
+            budget_bytes: (i.cfg.max_disk_bytes > 0).then_some(i.cfg.max_disk_bytes),
+            expiring: Some(schedule),
+        }
     }
 }
 

@@ -12,7 +12,8 @@ use std::sync::Arc;
 
 use redis::Value;
 use relaybox_store::{
-    Error, Inspect, Page, Result, StoredMessage, Subscription, TopicKey, TopicSummary,
+    Error, ExpirySchedule, Inspect, Page, Result, StoreUsage, StoredMessage, Subscription,
+    TopicKey, TopicSummary,
 };
 
 use crate::codec::{self, array, text, uint};
@@ -65,6 +66,70 @@ impl RedisStore {
         let keys = found.iter().filter_map(|k| text(k).map(str::to_owned));
         let next = (next != "0").then(|| next.to_owned());
         Ok((keys.collect(), next))
+    }
+
+    /// `used_memory` and `maxmemory` from `INFO memory`.
+    async fn memory(&self) -> Result<(Option<u64>, Option<u64>)> {
+        let mut cmd = redis::cmd("INFO");
+        cmd.arg("memory");
+        let mut conn = self.conn();
+        let text: String = self.query("inspect", &cmd, &mut conn).await?;
+        let field = |name: &str| {
+            text.lines().find_map(|l| {
+                l.strip_prefix(name)?
+                    .strip_prefix(':')?
+                    .trim()
+                    .parse::<u64>()
+                    .ok()
+            })
+        };
+        Ok((field("used_memory"), field("maxmemory").filter(|m| *m > 0)))
+    }
+
+    /// Every topic's live messages by expiry (a keyspace walk).
+    async fn schedule(&self, now_ms: u64) -> Result<ExpirySchedule> {
+        const HOUR: u64 = 3_600_000;
+        let bounds = [
+            now_ms,
+            now_ms + HOUR,
+            now_ms + 24 * HOUR,
+            now_ms + 7 * 24 * HOUR,
+        ];
+        let mut schedule = ExpirySchedule::default();
+        let mut cursor = None;
+        loop {
+            let (found, next) = self.scan(cursor, "rb:{*}:e", 1_000).await?;
+            let is_topic = |k: &&String| {
+                let tag = k.strip_prefix("rb:{").and_then(|k| k.strip_suffix("}:e"));
+                tag.and_then(TopicKey::from_hex).is_some()
+            };
+            for key in found.iter().filter(is_topic) {
+                let mut pipe = redis::pipe();
+                for w in bounds.windows(2) {
+                    pipe.cmd("ZCOUNT")
+                        .arg(key)
+                        .arg(format!("({}", w[0]))
+                        .arg(w[1]);
+                }
+                pipe.cmd("ZCOUNT")
+                    .arg(key)
+                    .arg(format!("({}", bounds[3]))
+                    .arg("+inf");
+                let mut conn = self.conn();
+                let counts: Vec<u64> =
+                    crate::conn::timed(&self.cfg, "inspect", pipe.query_async(&mut conn)).await?;
+                if let [h, d, w, l] = counts[..] {
+                    schedule.within_hour += h;
+                    schedule.within_day += d;
+                    schedule.within_week += w;
+                    schedule.later += l;
+                }
+            }
+            match next {
+                Some(n) => cursor = Some(n),
+                None => return Ok(schedule),
+            }
+        }
     }
 
     /// The client ids of subscription-set keys.
@@ -179,6 +244,20 @@ impl Inspect for RedisStore {
             }
         }
         Ok(out)
+    }
+
+    async fn usage(&self, now_ms: u64) -> Result<StoreUsage> {
+        if self.cfg.is_cluster() {
+            // One node's INFO would say nothing about the others.
+            return Ok(StoreUsage::default());
+        }
+        let (used, max) = self.memory().await?;
+        Ok(StoreUsage {
+            bytes: used,
+            free_bytes: max.zip(used).map(|(m, u)| m.saturating_sub(u)),
+            budget_bytes: max,
+            expiring: Some(self.schedule(now_ms).await?),
+        })
     }
 
     async fn subscriptions_page(

@@ -106,6 +106,11 @@ async fn admin_api_inspects_and_kicks_clients() {
     assert_eq!(status, 200);
     assert!(stats["messages"].as_u64().unwrap() >= 3, "{stats}");
     assert_eq!(stats["ready"], true);
+    assert!(stats["store_bytes"].as_u64().unwrap() > 0, "{stats}");
+    assert!(stats["free_bytes"].as_u64().unwrap() > 0, "{stats}");
+    // The three messages were published with a 300 s TTL.
+    assert_eq!(stats["messages_expiring"]["within_hour"], 3, "{stats}");
+    assert_eq!(stats["messages_expiring"]["later"], 0, "{stats}");
 
     // The CLI says the same.
     let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_relaybox"))

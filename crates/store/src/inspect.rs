@@ -57,6 +57,75 @@ impl TopicSummary {
     }
 }
 
+/// How much the store uses and when its messages expire (`GET
+/// /admin/stats`). `None` where a backend cannot tell.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct StoreUsage {
+    /// Bytes the store's data takes (files, or Redis's used memory).
+    pub bytes: Option<u64>,
+    /// Room left: free space on the data directory's file system, or
+    /// Redis's `maxmemory` minus its used memory.
+    pub free_bytes: Option<u64>,
+    /// The configured budget (`store.max_disk_mb`, Redis `maxmemory`).
+    pub budget_bytes: Option<u64>,
+    /// Live messages by when they expire.
+    pub expiring: Option<ExpirySchedule>,
+}
+
+/// Live messages counted by when they expire, from now.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ExpirySchedule {
+    /// Within the next hour.
+    pub within_hour: u64,
+    /// After that, within the next day.
+    pub within_day: u64,
+    /// After that, within the next week.
+    pub within_week: u64,
+    /// Later.
+    pub later: u64,
+}
+
+impl ExpirySchedule {
+    /// Counts `n` live messages expiring at `expires_at_ms` (none if that
+    /// is not after `now_ms`).
+    pub fn add(&mut self, expires_at_ms: u64, now_ms: u64, n: u64) {
+        const HOUR: u64 = 3_600_000;
+        let bucket = match expires_at_ms.saturating_sub(now_ms) {
+            0 => return,
+            d if d <= HOUR => &mut self.within_hour,
+            d if d <= 24 * HOUR => &mut self.within_day,
+            d if d <= 7 * 24 * HOUR => &mut self.within_week,
+            _ => &mut self.later,
+        };
+        *bucket += n;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn expiries_fall_into_their_bucket() {
+        let mut s = ExpirySchedule::default();
+        let now = 1_000;
+        for (at, n) in [
+            (500, 1),
+            (now, 1),
+            (now + 1, 2),
+            (now + 3_600_001, 3),
+            (now + 86_400_001, 4),
+            (now + 604_800_001, 5),
+        ] {
+            s.add(at, now, n);
+        }
+        assert_eq!(
+            (s.within_hour, s.within_day, s.within_week, s.later),
+            (2, 3, 4, 5)
+        );
+    }
+}
+
 /// One `(client, topic)` subscription.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Subscription {
@@ -114,4 +183,8 @@ pub trait Inspect: Send + Sync {
         cursor: Option<String>,
         max: usize,
     ) -> Result<Page<Subscription>>;
+
+    /// The store's size, room and expiry schedule at `now_ms` (may walk
+    /// every live message: an operator's call).
+    async fn usage(&self, now_ms: u64) -> Result<StoreUsage>;
 }

@@ -45,7 +45,7 @@ pub use attest::{
 };
 pub use error::{Error, Result};
 pub use fanout::{FanOut, LocalHub, Subscriber, WakeUp};
-pub use inspect::{Inspect, Page, Subscription, TopicSummary};
+pub use inspect::{ExpirySchedule, Inspect, Page, StoreUsage, Subscription, TopicSummary};
 pub use watch::{QueuedEvent, Watch, WatchCache, WatchStore};
 
 /// Default per-topic live-message limit.

@@ -16,7 +16,9 @@
 //! - `DELETE /admin/topics/<topic>/messages`: deletes its messages for
 //!   every subscriber;
 //! - `GET /admin/export`: the snapshot `relaybox export` writes, streamed;
-//! - `GET /admin/stats`: the store's figures, sockets, free space.
+//! - `GET /admin/stats`: the store's figures (messages, topics,
+//!   subscriptions, bytes used, free space and budget, live messages by
+//!   when they expire), sockets, readiness.
 
 mod clients;
 mod topics;
@@ -103,12 +105,31 @@ fn same(a: &[u8], b: &[u8]) -> bool {
 async fn stats(relay: &Relay) -> Response<Full<Bytes>> {
     let s = relay.store.stats();
     let healthy = relay.store.health().await.is_ok();
+    let usage = match relay.store.usage(crate::now_ms()).await {
+        Ok(u) => u,
+        Err(e) => {
+            tracing::error!(error = %e, "admin: reading the store's usage failed");
+            return store_unavailable();
+        }
+    };
+    let expiring = usage.expiring.map(|e| {
+        json!({
+            "within_hour": e.within_hour,
+            "within_day": e.within_day,
+            "within_week": e.within_week,
+            "later": e.later,
+        })
+    });
     json_response(
         StatusCode::OK,
         json!({
             "messages": s.messages,
             "topics": s.topics,
             "subscriptions": s.subscriptions,
+            "store_bytes": usage.bytes,
+            "free_bytes": usage.free_bytes,
+            "budget_bytes": usage.budget_bytes,
+            "messages_expiring": expiring,
             "sockets": relay.sockets.count(),
             "store_healthy": healthy,
             "ready": relay.readiness.get() && healthy,

@@ -50,6 +50,7 @@ cases!(
     a_topic_is_summed_up_with_its_subscribers_and_cursors => 10_000,
     deleting_a_topics_messages_removes_them_for_everyone => 10_000,
     walks_visit_every_topic_message_and_subscription => 10_000,
+    usage_counts_live_messages_by_expiry => 10_000,
 );
 
 /// Runs every case in turn, each on a store from `open(limit)`; the guard
