@@ -46,6 +46,17 @@ impl RelayIdentity {
     }
 }
 
+/// Creates (or truncates) a file only its owner can read: the relay key,
+/// and exports, which carry it.
+pub fn create_secret(path: &Path) -> std::io::Result<File> {
+    OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)
+}
+
 /// Parses a configured seed (64 hex characters).
 pub fn parse_seed(text: &str) -> anyhow::Result<[u8; 32]> {
     let bytes = hex::decode(text.trim()).context("not hex")?;
@@ -67,13 +78,7 @@ pub fn seed_in_file(path: &Path, fresh: [u8; 32]) -> anyhow::Result<[u8; 32]> {
     }
     let seed = fresh;
     let tmp = path.with_extension("tmp");
-    let mut f = OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(&tmp)
-        .with_context(|| format!("creating {}", tmp.display()))?;
+    let mut f = create_secret(&tmp).with_context(|| format!("creating {}", tmp.display()))?;
     f.write_all(hex::encode(seed).as_bytes())?;
     f.sync_all()?;
     std::fs::rename(&tmp, path).with_context(|| format!("creating {}", path.display()))?;

@@ -250,21 +250,13 @@ fn main() -> ExitCode {
                 }
                 AdminCommand::Stats => relaybox::admin_cli::AdminCall::Stats,
             };
-            let result = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .map_err(anyhow::Error::from)
-                .and_then(|rt| rt.block_on(relaybox::admin_cli::run(&url, &token, call, json)));
-            match result {
-                Ok(out) => {
-                    println!("{out}");
-                    ExitCode::SUCCESS
-                }
-                Err(e) => {
-                    eprintln!("relaybox: {e:#}");
-                    ExitCode::FAILURE
-                }
-            }
+            report(
+                tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .map_err(anyhow::Error::from)
+                    .and_then(|rt| rt.block_on(relaybox::admin_cli::run(&url, &token, call, json))),
+            )
         }
         Command::Export {
             out,
@@ -329,16 +321,7 @@ fn main() -> ExitCode {
                 now,
                 leeway,
             };
-            match cli::token(&args) {
-                Ok(out) => {
-                    println!("{out}");
-                    ExitCode::SUCCESS
-                }
-                Err(e) => {
-                    eprintln!("relaybox: {e:#}");
-                    ExitCode::FAILURE
-                }
-            }
+            report(cli::token(&args))
         }
     }
 }

@@ -10,15 +10,20 @@ use common::*;
 use relaybox_auth::Keypair;
 use serde_json::json;
 
-/// Reconnecting, batching and sending garbage buy no extra requests.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn rate_limit_holds_across_reconnects_batches_and_garbage() {
-    let relay = TestRelay::with_env(&[
+/// A relay that grants one request a second per client (burst 10).
+async fn slow_relay() -> TestRelay {
+    TestRelay::with_env(&[
         ("RELAYBOX_RATE_LIMIT_REQUESTS_PER_SEC", "1"),
         ("RELAYBOX_RATE_LIMIT_BURST", "10"),
         ("RELAYBOX_LIMITS_MAX_BATCH", "10"),
     ])
-    .await;
+    .await
+}
+
+/// Reconnecting, batching and sending garbage buy no extra requests.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rate_limit_holds_across_reconnects_batches_and_garbage() {
+    let relay = slow_relay().await;
     let kp = Keypair::generate();
     let limited = |r: &Result<serde_json::Value, serde_json::Value>| matches!(r, Err(e) if code_tag(e) == (3001, "TooManyRequests".into()));
 
@@ -416,12 +421,7 @@ async fn pushes_stop_at_the_window_until_acked() {
 /// frame it is sent.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_flood_past_the_limit_is_left_unread() {
-    let relay = TestRelay::with_env(&[
-        ("RELAYBOX_RATE_LIMIT_REQUESTS_PER_SEC", "1"),
-        ("RELAYBOX_RATE_LIMIT_BURST", "10"),
-        ("RELAYBOX_LIMITS_MAX_BATCH", "10"),
-    ])
-    .await;
+    let relay = slow_relay().await;
     let mut c = relay.new_client().await;
     for id in 1..=200 {
         let req = json!({"id": id, "jsonrpc": "2.0", "method": "irn_subscribe", "params": {"topic": topic()}});
@@ -478,12 +478,7 @@ fn relay_rx_queues(port: u16) -> Vec<u64> {
 /// machine into TCP memory pressure.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_paused_flood_fills_only_a_bounded_receive_buffer() {
-    let relay = TestRelay::with_env(&[
-        ("RELAYBOX_RATE_LIMIT_REQUESTS_PER_SEC", "1"),
-        ("RELAYBOX_RATE_LIMIT_BURST", "10"),
-        ("RELAYBOX_LIMITS_MAX_BATCH", "10"),
-    ])
-    .await;
+    let relay = slow_relay().await;
     let mut c = relay.new_client().await;
     let big = "x".repeat(16 * 1024);
     let frame = json!({"id": 1, "jsonrpc": "2.0", "method": "irn_publish",

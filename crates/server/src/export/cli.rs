@@ -1,7 +1,6 @@
 //! `relaybox export` and `relaybox import` as commands: opening the
 //! configured backend, writing the file safely, and the report printed.
 
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
@@ -46,12 +45,7 @@ fn partial(out: &Path) -> PathBuf {
 /// Writes the export to `out` (0600: it holds the relay key); prints the counts.
 pub fn run_export(source: Source, out: &Path) -> anyhow::Result<String> {
     let tmp = partial(out);
-    let file = std::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(&tmp)
+    let file = crate::identity::create_secret(&tmp)
         .with_context(|| format!("creating {}", tmp.display()))?;
     let rt = runtime()?;
     let report = rt.block_on(async {
