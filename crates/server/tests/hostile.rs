@@ -473,9 +473,11 @@ fn relay_rx_queues(port: u16) -> Vec<u64> {
 
 /// A client that keeps sending while its socket is left unread (paused
 /// after a refusal) fills only a bounded kernel receive buffer on the
-/// relay (`websocket.recv_buffer_bytes`), not the megabytes TCP
-/// autotuning would grant it: a thousand such clients must not push the
-/// machine into TCP memory pressure.
+/// relay: a thousand such clients must not push the machine into TCP
+/// memory pressure. (Receive autotuning grows a buffer only with what the
+/// relay reads, so on Linux this holds even without
+/// `websocket.recv_buffer_bytes`; the cap keeps it for a client that first
+/// earned a large window. The test states the bound either way.)
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_paused_flood_fills_only_a_bounded_receive_buffer() {
     let relay = slow_relay().await;
