@@ -40,7 +40,8 @@ pub enum Event {
         delay: Duration,
     },
     /// After a reconnection, every topic this client subscribed to has been
-    /// subscribed again (in `irn_batchSubscribe` chunks of 500).
+    /// subscribed again (in `irn_batchSubscribe` chunks of 500; chunks the
+    /// relay refused for now, e.g. for its rate limit, after their retry).
     Resubscribed {
         /// How many topics.
         topics: usize,

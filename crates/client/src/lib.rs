@@ -28,7 +28,9 @@
 //!   to it over channels. It pings, notices a silent relay, and reconnects
 //!   with exponential backoff and jitter ([`ReconnectPolicy`]). After a
 //!   reconnect it subscribes every topic again (`irn_batchSubscribe` in
-//!   chunks of 500) and carries on. [`Client::events`] reports
+//!   chunks of 500; a chunk the relay refuses for now, such as 3001 for its
+//!   rate limit, is sent again after 1 s, doubling to 30 s) and carries on.
+//!   [`Client::events`] reports
 //!   [`Event::Connected`], [`Event::Disconnected`], [`Event::Reconnecting`]
 //!   and [`Event::Resubscribed`].
 //! - A [`Subscription`] is a `Stream` of [`Message`]s. Acknowledgement

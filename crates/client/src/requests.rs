@@ -26,8 +26,8 @@ pub const BATCH_CHUNK: usize = 500;
 pub(crate) enum Waiter {
     /// A handle's call.
     Caller(oneshot::Sender<Result<Value>>),
-    /// The task's own re-subscription after a reconnect: `topics` in this chunk.
-    Resubscribe(usize),
+    /// The task's own re-subscription after a reconnect: this chunk's topics.
+    Resubscribe(Vec<Topic>),
 }
 
 /// One written request.

@@ -18,7 +18,7 @@ use std::time::Instant;
 use futures_util::{SinkExt, StreamExt};
 use relaybox_proto::{
     error_frame, message_hash, parse_incoming, result_frame, BatchSubscribeParams, ErrorKind,
-    Incoming, Limits, Params, Request, Response,
+    Incoming, Limits, Params, Request, Response, Topic,
 };
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
@@ -127,6 +127,9 @@ impl Task {
                 },
                 _ = self.housekeeping.tick() => {
                     self.sweep();
+                    if conn.confirmed {
+                        self.retry_resubscribe(conn);
+                    }
                     if !conn.confirmed && conn.opened.elapsed() > options.connect_timeout {
                         return lost(conn, Error::Timeout);
                     }
@@ -159,21 +162,52 @@ impl Task {
         for waiter in self.reconnect_waiters.drain(..) {
             let _ = waiter.send(Ok(()));
         }
+        self.retry.clear();
         if !self.topics.is_empty() {
             let topics: Vec<_> = self.topics.iter().copied().collect();
-            let mut sent = 0;
-            for chunk in chunks(&topics) {
-                let n = chunk.len();
-                let params = Params::BatchSubscribe(BatchSubscribeParams { topics: chunk });
-                let frame =
-                    self.pending
-                        .start_with(params, Waiter::Resubscribe(n), Effect::None, None);
-                conn.out.push(frame);
-                sent += 1;
-            }
+            let sent = self.send_resubscribe(conn, topics.clone());
             self.resubscribing = (sent, topics.len());
         }
         self.write_queued(conn);
+    }
+
+    /// Writes `irn_batchSubscribe` chunks for `topics`; returns how many.
+    fn send_resubscribe(&mut self, conn: &mut Conn, topics: Vec<Topic>) -> usize {
+        let mut sent = 0;
+        for chunk in chunks(&topics) {
+            let waiter = Waiter::Resubscribe(chunk.clone());
+            let params = Params::BatchSubscribe(BatchSubscribeParams { topics: chunk });
+            let frame = self.pending.start_with(params, waiter, Effect::None, None);
+            conn.out.push(frame);
+            sent += 1;
+        }
+        sent
+    }
+
+    /// Sends again the re-subscription chunks the relay refused for now,
+    /// once their pause is over (topics unsubscribed meanwhile left out).
+    fn retry_resubscribe(&mut self, conn: &mut Conn) {
+        let Some((topics, failed)) = self.retry.take_due(Instant::now()) else {
+            return;
+        };
+        let topics: Vec<Topic> = topics
+            .into_iter()
+            .filter(|t| self.topics.contains(t))
+            .collect();
+        let sent = self.send_resubscribe(conn, topics);
+        self.resubscribing.0 = self.resubscribing.0 + sent - failed;
+        if sent == 0 {
+            self.maybe_resubscribed();
+        }
+    }
+
+    /// Emits [`Event::Resubscribed`] once no chunk is outstanding.
+    fn maybe_resubscribed(&mut self) {
+        let (chunks_left, topics) = self.resubscribing;
+        if chunks_left == 0 && topics > 0 {
+            self.resubscribing = (0, 0);
+            self.shared.events.emit(Event::Resubscribed { topics });
+        }
     }
 
     /// Moves every queued request (whose caller still waits) onto the socket.
@@ -274,16 +308,20 @@ impl Task {
                 }
                 let _ = tx.send(result);
             }
-            Waiter::Resubscribe(n) => match result {
+            Waiter::Resubscribe(topics) => match result {
                 Ok(_) => {
-                    let (chunks_left, topics) = &mut self.resubscribing;
-                    *chunks_left = chunks_left.saturating_sub(1);
-                    if *chunks_left == 0 {
-                        let topics = *topics;
-                        self.shared.events.emit(Event::Resubscribed { topics });
-                    }
+                    self.resubscribing.0 = self.resubscribing.0.saturating_sub(1);
+                    self.maybe_resubscribed();
                 }
-                Err(e) => tracing::warn!(topics = n, error = %e, "re-subscription failed"),
+                // Rate limited or the relay's storage in trouble: again
+                // after a pause (the chunk stays outstanding meanwhile).
+                Err(e) if e.is_retriable() => {
+                    tracing::debug!(topics = topics.len(), error = %e, "re-subscription refused for now; retrying");
+                    self.retry.add(topics);
+                }
+                Err(e) => {
+                    tracing::warn!(topics = topics.len(), error = %e, "re-subscription failed")
+                }
             },
         }
     }
@@ -315,6 +353,7 @@ impl Task {
         self.router.clear_unrouted();
         self.dedup.clear();
         self.resubscribing = (0, 0);
+        self.retry.clear();
         let error = match end {
             SocketEnd::Stop => Error::Closed,
             SocketEnd::Auth(reason) => Error::Auth {
@@ -358,4 +397,45 @@ async fn close(ws: &mut Socket, conn: &mut Conn, reason: &str) {
         }
     })
     .await;
+}
+
+/// Re-subscription chunks the relay refused for now (rate limit, storage
+/// trouble), waiting to be sent again: after 1 s, then twice as long each
+/// round, at most 30 s. A new socket subscribes everything anyway and
+/// clears it.
+#[derive(Debug, Default)]
+pub(crate) struct ResubscribeRetry {
+    topics: Vec<Topic>,
+    /// Refused chunks these topics came in (still counted as outstanding).
+    chunks: usize,
+    due: Option<Instant>,
+    /// Rounds already sent again.
+    round: u32,
+}
+
+impl ResubscribeRetry {
+    fn add(&mut self, topics: Vec<Topic>) {
+        self.topics.extend(topics);
+        self.chunks += 1;
+        let pause = std::time::Duration::from_secs(1u64 << self.round.min(5))
+            .min(std::time::Duration::from_secs(30));
+        self.due.get_or_insert(Instant::now() + pause);
+    }
+
+    /// The topics and refused chunks to send again, if their time has come.
+    fn take_due(&mut self, now: Instant) -> Option<(Vec<Topic>, usize)> {
+        if self.due.is_none_or(|d| d > now) {
+            return None;
+        }
+        self.due = None;
+        self.round += 1;
+        Some((
+            std::mem::take(&mut self.topics),
+            std::mem::take(&mut self.chunks),
+        ))
+    }
+
+    fn clear(&mut self) {
+        *self = ResubscribeRetry::default();
+    }
 }

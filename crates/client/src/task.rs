@@ -68,6 +68,8 @@ pub(crate) struct Task {
     pub(crate) housekeeping: Interval,
     /// Outstanding re-subscription chunks, and how many topics they cover.
     pub(crate) resubscribing: (usize, usize),
+    /// Refused re-subscription chunks waiting to be sent again.
+    pub(crate) retry: crate::socket::ResubscribeRetry,
     pub(crate) first: Option<oneshot::Sender<Result<()>>>,
     pub(crate) reconnect_waiters: Vec<oneshot::Sender<Result<()>>>,
     pub(crate) close_waiters: Vec<oneshot::Sender<()>>,
@@ -97,6 +99,7 @@ impl Task {
             generation: 0,
             housekeeping,
             resubscribing: (0, 0),
+            retry: Default::default(),
             first: Some(first),
             reconnect_waiters: Vec::new(),
             close_waiters: Vec::new(),

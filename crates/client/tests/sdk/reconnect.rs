@@ -75,3 +75,30 @@ async fn without_reconnection_a_lost_connection_stops_the_client() {
         .unwrap_err();
     assert!(matches!(err, Error::Closed), "{err:?}");
 }
+
+/// A relay that rate-limits the re-subscription after a reconnect (3001 for
+/// the chunk past its burst) gets the refused chunk again after a pause,
+/// and the client reports every topic re-subscribed.
+#[tokio::test]
+async fn a_rate_limited_resubscription_is_sent_again() {
+    let relay = TestRelay::start_with(|c| {
+        c.rate_limit.requests_per_sec = 300;
+        c.rate_limit.burst = 600;
+        c.rate_limit.requests_per_sec_per_ip = 0;
+    })
+    .await;
+    let bob = client(&relay).await;
+    let mut events = bob.events();
+    let topics: Vec<Topic> = (0..1000).map(|_| random_topic()).collect();
+    // 500 topics cost 500 of the 600 tokens: two calls, a refill apart.
+    within(bob.batch_subscribe(&topics[..500])).await.unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(1_500)).await;
+    within(bob.batch_subscribe(&topics[500..])).await.unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(2_100)).await;
+
+    // Two chunks of 500 again: the second is refused, then sent again.
+    within(bob.reconnect()).await.unwrap();
+    let resubscribed = wait_event(&mut events, |e| matches!(e, Event::Resubscribed { .. })).await;
+    assert_eq!(resubscribed, Event::Resubscribed { topics: 1000 });
+    relay.stop_owned().await;
+}
