@@ -6,7 +6,7 @@ use hyper::{Response, StatusCode};
 use relaybox_proto::Topic;
 use serde_json::json;
 
-use super::{count_pending, store_unavailable};
+use super::{position, store_unavailable};
 use crate::http::json_response;
 use crate::relay::Relay;
 
@@ -62,19 +62,13 @@ pub(super) async fn view(relay: &Relay, client: &str) -> Response<Full<Bytes>> {
     let now = crate::now_ms();
     let mut subscriptions = Vec::with_capacity(topics.len());
     for key in topics {
-        let (pending, cursor) = match tokio::try_join!(
-            count_pending(relay, client, key, now),
-            relay.store.cursor(client, key)
-        ) {
-            Ok(got) => got,
-            Err(e) => {
-                tracing::error!(error = %e, "admin: reading a client's position failed");
-                return store_unavailable();
-            }
+        let pending = match position(relay, client, key, now).await {
+            Ok(p) => p,
+            Err(resp) => return resp,
         };
         subscriptions.push(json!({
             "topic": Topic::from_bytes(key.0).to_string(),
-            "cursor": cursor,
+            "cursor": pending.cursor,
             "pending": pending.count,
             "pending_capped": pending.capped,
             "oldest_pending_age_secs": pending.oldest_ms.map(|o| now.saturating_sub(o) / 1000),

@@ -138,22 +138,48 @@ async fn stats(relay: &Relay) -> Response<Full<Bytes>> {
     )
 }
 
-/// How many messages are pending for `client` in `topic` (at most
-/// [`MAX_COUNTED`]; `capped` when more are), and the oldest's publish time.
-pub(super) struct PendingCount {
+/// Where `client` stands in `topic`: its cursor, how many messages are
+/// pending (at most [`MAX_COUNTED`]; `capped` when more are), and the
+/// oldest pending one's publish time.
+pub(super) struct Position {
+    pub cursor: u64,
     pub count: usize,
     pub capped: bool,
     pub oldest_ms: Option<u64>,
 }
 
-pub(super) async fn count_pending(
+/// [`Position`] of `client` in `topic`; a store error is logged and
+/// becomes the 503 answer.
+pub(super) async fn position(
     relay: &Relay,
     client: &str,
     topic: relaybox_store::TopicKey,
     now: u64,
-) -> relaybox_store::Result<PendingCount> {
+) -> Result<Position, Response<Full<Bytes>>> {
+    match tokio::try_join!(
+        count_pending(relay, client, topic, now),
+        relay.store.cursor(client, topic)
+    ) {
+        Ok((mut position, cursor)) => {
+            position.cursor = cursor;
+            Ok(position)
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "admin: reading a client's position failed");
+            Err(store_unavailable())
+        }
+    }
+}
+
+async fn count_pending(
+    relay: &Relay,
+    client: &str,
+    topic: relaybox_store::TopicKey,
+    now: u64,
+) -> relaybox_store::Result<Position> {
     let page = relay.config.limits.fetch_page;
-    let mut out = PendingCount {
+    let mut out = Position {
+        cursor: 0,
         count: 0,
         capped: false,
         oldest_ms: None,

@@ -7,7 +7,7 @@ use hyper::{Response, StatusCode};
 use relaybox_store::{Error, TopicKey};
 use serde_json::json;
 
-use super::{count_pending, store_unavailable};
+use super::{position, store_unavailable};
 use crate::http::json_response;
 use crate::relay::Relay;
 
@@ -48,19 +48,13 @@ pub(super) async fn view(relay: &Relay, topic: &str) -> Response<Full<Bytes>> {
     let capped = subscribers.len() > MAX_SUBSCRIBERS;
     let mut listed = Vec::with_capacity(subscribers.len().min(MAX_SUBSCRIBERS));
     for client in subscribers.iter().take(MAX_SUBSCRIBERS) {
-        let (pending, cursor) = match tokio::try_join!(
-            count_pending(relay, client, key, now),
-            relay.store.cursor(client, key)
-        ) {
-            Ok(got) => got,
-            Err(e) => {
-                tracing::error!(error = %e, "admin: reading a subscriber's position failed");
-                return store_unavailable();
-            }
+        let pending = match position(relay, client, key, now).await {
+            Ok(p) => p,
+            Err(resp) => return resp,
         };
         listed.push(json!({
             "client_id": client,
-            "cursor": cursor,
+            "cursor": pending.cursor,
             "pending": pending.count,
             "pending_capped": pending.capped,
         }));
