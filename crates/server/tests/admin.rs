@@ -89,12 +89,13 @@ async fn admin_api_inspects_and_kicks_clients() {
     assert!(of(&t1)["oldest_pending_age_secs"].as_u64().is_some());
     assert_eq!(of(&t1)["cursor"], 0);
     assert_eq!(of(&t2)["pending"], 0);
-    assert_eq!(view["sockets"].as_array().unwrap().len(), 1, "{view}");
-    // The socket's queue: the three pushes it has not acknowledged.
+    // The socket (registered once its loop starts: wait for it) and its
+    // queue: the three pushes it has not acknowledged.
     let deadline = tokio::time::Instant::now() + WAIT;
     loop {
         let (_, view) = call(admin, "GET", &format!("/admin/clients/{did}"), Some(TOKEN)).await;
         if view["sockets"][0]["unacked_pushes"] == 3 {
+            assert_eq!(view["sockets"].as_array().unwrap().len(), 1, "{view}");
             assert!(view["sockets"][0]["unacked_bytes"].as_u64().unwrap() > 0);
             break;
         }
