@@ -38,11 +38,15 @@ pub async fn handle(
         return Ok(if admin_only {
             crate::admin::handle(req, relay).await
         } else {
-            not_found().map(|b| b.map_err(|never| match never {}).boxed())
+            boxed(not_found())
         });
     }
-    let resp = handle_whole(req, relay, admin_only, peer).await;
-    Ok(resp.map(|b| b.map_err(|never| match never {}).boxed()))
+    Ok(boxed(handle_whole(req, relay, admin_only, peer).await))
+}
+
+/// A whole-body response as a [`Body`].
+pub(crate) fn boxed(resp: Response<Full<Bytes>>) -> Response<Body> {
+    resp.map(|b| b.map_err(|never| match never {}).boxed())
 }
 
 /// Every route but the admin API: answers with a whole body.

@@ -26,13 +26,13 @@ mod topics;
 use std::sync::Arc;
 
 use http_body_util::combinators::BoxBody;
-use http_body_util::{BodyExt, Full};
+use http_body_util::Full;
 use hyper::body::{Bytes, Incoming};
 use hyper::header::AUTHORIZATION;
 use hyper::{Method, Request, Response, StatusCode};
 use serde_json::json;
 
-use crate::http::json_response;
+use crate::http::{boxed, json_response};
 use crate::relay::Relay;
 
 /// Pending messages counted per (client, topic) at most (a page at a time).
@@ -84,10 +84,6 @@ pub async fn handle(req: Request<Incoming>, relay: Arc<Relay>) -> Response<Admin
             json!({ "error": "no such admin call" }),
         ),
     })
-}
-
-fn boxed(resp: Response<Full<Bytes>>) -> Response<AdminBody> {
-    resp.map(|b| b.map_err(|never| match never {}).boxed())
 }
 
 fn store_unavailable() -> Response<Full<Bytes>> {
