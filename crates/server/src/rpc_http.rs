@@ -37,14 +37,7 @@ pub async fn handle(
     }
     let ip = crate::admission::client_ip(peer.ip(), req.headers(), &relay.trusted_proxies);
     let query = handshake::parse_query(req.uri().query().unwrap_or(""));
-    let client = match handshake::authenticate(
-        req.headers(),
-        &query,
-        &relay.verify,
-        &relay.config.auth.project_ids,
-        crate::now_ms() / 1000,
-        Some(&relay.token_cache),
-    ) {
+    let client = match handshake::authenticate_client(&relay, req.headers(), &query) {
         Ok(client) => client,
         Err(rejection) => {
             crate::metrics::http_rpc("auth");

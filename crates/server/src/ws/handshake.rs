@@ -86,6 +86,23 @@ pub fn is_upgrade(headers: &HeaderMap) -> bool {
 
 /// Authenticates a handshake: project policy, then the JWT (from `cache`
 /// when the same token verified before).
+/// [`authenticate`] with the relay's own settings, clock and token cache:
+/// what a socket upgrade and `POST /rpc` both ask.
+pub fn authenticate_client(
+    relay: &crate::relay::Relay,
+    headers: &HeaderMap,
+    query: &[(String, String)],
+) -> Result<Authenticated, Rejection> {
+    authenticate(
+        headers,
+        query,
+        &relay.verify,
+        &relay.config.auth.project_ids,
+        crate::now_ms() / 1000,
+        Some(&relay.token_cache),
+    )
+}
+
 pub fn authenticate(
     headers: &HeaderMap,
     query: &[(String, String)],

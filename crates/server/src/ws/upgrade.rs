@@ -53,14 +53,7 @@ pub fn handle(
         Err(refusal) => return refused(refusal),
     };
     let query = handshake::parse_query(req.uri().query().unwrap_or(""));
-    let auth = handshake::authenticate(
-        req.headers(),
-        &query,
-        &relay.verify,
-        &relay.config.auth.project_ids,
-        crate::now_ms() / 1000,
-        Some(&relay.token_cache),
-    );
+    let auth = handshake::authenticate_client(&relay, req.headers(), &query);
     if let Err(rejection) = &auth {
         crate::metrics::connection_rejected("auth");
         tracing::debug!(reason = %rejection.reason, "handshake rejected");
