@@ -2,6 +2,13 @@
 //! (each message stamped with its *scheduled* time, so a stalled server
 //! cannot hide latency: coordinated-omission correction) or closed loop,
 //! bounded by unacknowledged publishes and undelivered messages.
+//!
+//! Open loop also records `send_lag`: how late a round of publishes was
+//! handed to the kernel, from the scheduled time of its last message. It
+//! holds the generator's own lateness (its threads waiting for a CPU, its
+//! runtime busy with other tasks) as well as any back-pressure from the
+//! server, so a high `send_lag` beside an idle server says that the `e2e`
+//! figure measures the generator rather than the server.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -88,6 +95,8 @@ pub async fn run(mut ws: Ws, plan: Plan) -> WorkerResult {
         }
         if sending {
             let mut wrote = false;
+            // Scheduled time of the last message of this round (open loop).
+            let mut last_slot = None;
             loop {
                 let stamp_ns = if interval > 0.0 {
                     if next_slot > now as f64 || next_slot >= t.win_end as f64 {
@@ -128,12 +137,20 @@ pub async fn run(mut ws: Ws, plan: Plan) -> WorkerResult {
                     }
                 }
                 pending.insert(next_id, stamp);
+                if interval > 0.0 {
+                    last_slot = Some(stamp.sent_ns);
+                }
                 next_id += 1;
                 seq += 1;
                 res.count("published", 1);
                 wrote = true;
             }
-            if wrote && ws.flush().await.is_err() {
+            let flushed = !wrote || ws.flush().await.is_ok();
+            if let Some(slot) = last_slot.filter(|s| flushed && t.in_window(*s)) {
+                res.histo("send_lag")
+                    .record(clock::now_ns().saturating_sub(slot));
+            }
+            if !flushed {
                 let why = "publish_write".to_owned();
                 match come_back(&plan, &mut pending, &mut next_id, why, &mut res).await {
                     Some(fresh) => {
