@@ -37,10 +37,10 @@ const BYTES_PER_TOKEN: usize = 4 * 1024;
 /// budget made the relay write 36 MiB/s (docs/benchmarks.md). Re-subscribing
 /// to topics the client already follows, as SDKs do after every reconnect,
 /// writes nothing and costs nothing extra.
-pub const SUBSCRIPTION_WRITE_COST: u32 = 3;
+const SUBSCRIPTION_WRITE_COST: u32 = 3;
 
-/// The extra tokens `writes` subscription changes cost (see
-/// [`SUBSCRIPTION_WRITE_COST`]).
+/// The extra tokens `writes` subscription changes cost: three each, because
+/// each is a durable store write (see `SUBSCRIPTION_WRITE_COST`).
 pub fn write_cost(writes: usize) -> u32 {
     u32::try_from(writes)
         .unwrap_or(u32::MAX)
