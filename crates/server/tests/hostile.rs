@@ -83,6 +83,7 @@ async fn subscription_churn_pays_for_its_writes() {
     let relay = slow_relay().await;
     for method in ["irn_batchSubscribe", "irn_batchUnsubscribe"] {
         let mut c = relay.new_client().await;
+        let started = std::time::Instant::now();
         let topics = [topic(), topic()];
         let params = if method == "irn_batchSubscribe" {
             json!({ "topics": topics })
@@ -93,7 +94,7 @@ async fn subscription_churn_pays_for_its_writes() {
         let r = c.request(method, params).await;
         assert!(r.is_ok(), "{method}: {r:?}");
         // Cheap requests until the first refusal: 10 - 2 - 6 = 2 tokens are
-        // left, plus at most one refilled while this runs (8 without the
+        // left, plus one a second refilled while this runs (8 without the
         // write cost).
         let mut answered = 0;
         loop {
@@ -107,10 +108,11 @@ async fn subscription_churn_pays_for_its_writes() {
                     break;
                 }
             }
-            assert!(answered <= 8, "{method}: never refused");
+            assert!(answered <= 20, "{method}: never refused");
         }
+        let refilled = started.elapsed().as_secs() + 1;
         assert!(
-            (2..=3).contains(&answered),
+            answered >= 2 && answered <= 2 + refilled,
             "{method}: {answered} requests after the batch"
         );
     }
