@@ -84,9 +84,8 @@ async fn rate_limit_answers_3001() {
     .await;
     let kp = Keypair::generate();
     let mut c = relay.client(&kp).await;
-    // Fetches: one token each (a subscribe costs more for its store write).
     let requests = (0..20)
-        .map(|_| ("irn_fetchMessages", json!({ "topic": topic() })))
+        .map(|_| ("irn_subscribe", json!({ "topic": topic() })))
         .collect();
     let results = c.pipeline(requests).await;
     let ok = results.iter().filter(|r| r.is_ok()).count();
@@ -110,7 +109,7 @@ async fn rate_limit_answers_3001() {
     // The bucket is per client: a second socket of the same key shares it.
     let mut same = relay.client(&kp).await;
     let r = same
-        .request("irn_fetchMessages", json!({ "topic": topic() }))
+        .request("irn_subscribe", json!({ "topic": topic() }))
         .await;
     if let Err(e) = &r {
         assert_eq!(code_tag(e), (3001, "TooManyRequests".into()));
@@ -118,7 +117,7 @@ async fn rate_limit_answers_3001() {
     // It refills.
     tokio::time::sleep(Duration::from_millis(1300)).await;
     let r = c
-        .request("irn_fetchMessages", json!({ "topic": topic() }))
+        .request("irn_subscribe", json!({ "topic": topic() }))
         .await;
     assert!(r.is_ok(), "{r:?}");
 }

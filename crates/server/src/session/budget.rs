@@ -29,24 +29,6 @@ const STRIKES_FORGOTTEN: Duration = Duration::from_secs(10);
 /// a fetch reply costs the same per byte it returns.
 const BYTES_PER_TOKEN: usize = 4 * 1024;
 
-/// The extra tokens each subscription the store writes or deletes costs,
-/// charged after the request (the buckets go into debt, so a legitimate
-/// batch is never refused for it). A subscription change is a durable sled
-/// write whose disk traffic is many times its size: clients that subscribed
-/// and unsubscribed 500-topic batches from eight addresses within their item
-/// budget made the relay write 36 MiB/s (docs/benchmarks.md). Re-subscribing
-/// to topics the client already follows, as SDKs do after every reconnect,
-/// writes nothing and costs nothing extra.
-const SUBSCRIPTION_WRITE_COST: u32 = 3;
-
-/// The extra tokens `writes` subscription changes cost: three each, because
-/// each is a durable store write (see `SUBSCRIPTION_WRITE_COST`).
-pub fn write_cost(writes: usize) -> u32 {
-    u32::try_from(writes)
-        .unwrap_or(u32::MAX)
-        .saturating_mul(SUBSCRIPTION_WRITE_COST)
-}
-
 /// The extra tokens a frame of `len` bytes costs for its size.
 pub fn size_cost(len: usize) -> u32 {
     u32::try_from(len / BYTES_PER_TOKEN).unwrap_or(u32::MAX)
@@ -171,12 +153,5 @@ mod tests {
         assert_eq!(size_cost(0), 0);
         assert_eq!(size_cost(BYTES_PER_TOKEN - 1), 0);
         assert_eq!(size_cost(129 * 1024), 32);
-    }
-
-    #[test]
-    fn write_cost_is_per_subscription_written() {
-        assert_eq!(write_cost(0), 0);
-        assert_eq!(write_cost(500), 500 * SUBSCRIPTION_WRITE_COST);
-        assert_eq!(write_cost(usize::MAX), u32::MAX);
     }
 }

@@ -18,8 +18,8 @@ mod budget;
 pub mod following;
 pub mod rpc;
 
+pub use budget::size_cost;
 use budget::Budget;
-pub use budget::{size_cost, write_cost};
 
 use crate::hub::WakeUp;
 use crate::relay::Relay;

@@ -4,7 +4,7 @@ use relaybox_proto::{subscription_id, ErrorData, FetchMessagesResult, Subscripti
 
 use super::dispatch::storage_error;
 use crate::session::following::{key_of, topic_of};
-use crate::session::{write_cost, Session};
+use crate::session::Session;
 
 impl Session {
     /// Subscribes the client to `topic` and starts following it on this socket.
@@ -12,13 +12,11 @@ impl Session {
     pub(crate) async fn subscribe(&mut self, topic: &Topic) -> Result<String, ErrorData> {
         let key = key_of(topic);
         let max = self.relay.config.limits.max_subscriptions_per_client;
-        let new = self
-            .relay
+        self.relay
             .store
             .subscribe(&self.client_id, key, max)
             .await
             .map_err(storage_error)?;
-        self.charge(write_cost(usize::from(new)));
         self.track(key);
         self.subscribed.push(key);
         Ok(subscription_id(topic, &self.client_id))
@@ -36,7 +34,6 @@ impl Session {
             .subscribe_many(&self.client_id, &keys, max)
             .await
             .map_err(storage_error)?;
-        self.charge(write_cost(added.iter().filter(|new| **new).count()));
         let mut ids = Vec::with_capacity(added.len());
         for (topic, key) in topics.iter().zip(keys).take(added.len()) {
             self.track(key);
@@ -52,13 +49,11 @@ impl Session {
     pub(crate) async fn unsubscribe(&mut self, topic: &Topic) -> Result<(), ErrorData> {
         let key = key_of(topic);
         self.unfollow(&key);
-        let removed = self
-            .relay
+        self.relay
             .store
             .unsubscribe(&self.client_id, key)
             .await
             .map_err(storage_error)?;
-        self.charge(write_cost(usize::from(removed)));
         Ok(())
     }
 
@@ -67,8 +62,6 @@ impl Session {
         for key in &keys {
             self.unfollow(key);
         }
-        // The store does not say how many it held: each is a delete to try.
-        self.charge(write_cost(keys.len()));
         self.relay
             .store
             .unsubscribe_many(&self.client_id, &keys)
