@@ -22,6 +22,8 @@ use crate::relay::Relay;
 const PAGE: usize = 500;
 /// Compressed bytes gathered before a write to the output.
 const CHUNK: usize = 64 * 1024;
+/// JSON bytes (about) compressed in one blocking call.
+const BATCH_BYTES: usize = 256 * 1024;
 
 /// What an export wrote.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -33,17 +35,60 @@ pub struct ExportReport {
 }
 
 /// Lines into gzip into `out`.
+///
+/// Lines are gathered, then serialized and compressed together on the
+/// blocking pool: gzip of a page of large messages takes tens of
+/// milliseconds or more, and an online export must not hold a relay worker
+/// (and every socket on it) for that long.
 struct Writer<W> {
-    gz: GzEncoder<Vec<u8>>,
+    /// Taken while a batch is compressed.
+    gz: Option<GzEncoder<Vec<u8>>>,
+    batch: Vec<Line>,
+    /// About how many JSON bytes `batch` makes.
+    batch_bytes: usize,
     out: W,
 }
 
 impl<W: AsyncWrite + Unpin> Writer<W> {
-    async fn line(&mut self, line: &Line) -> anyhow::Result<()> {
-        serde_json::to_writer(&mut self.gz, line)?;
-        self.gz.write_all(b"\n")?;
-        if self.gz.get_ref().len() >= CHUNK {
-            let chunk = std::mem::take(self.gz.get_mut());
+    fn new(out: W) -> Self {
+        Writer {
+            gz: Some(GzEncoder::new(
+                Vec::with_capacity(CHUNK * 2),
+                Compression::default(),
+            )),
+            batch: Vec::new(),
+            batch_bytes: 0,
+            out,
+        }
+    }
+
+    async fn line(&mut self, line: Line) -> anyhow::Result<()> {
+        self.batch_bytes += json_weight(&line);
+        self.batch.push(line);
+        if self.batch_bytes >= BATCH_BYTES {
+            self.compress_batch().await?;
+        }
+        Ok(())
+    }
+
+    /// Compresses the gathered lines off the async workers, then writes
+    /// the compressed bytes once there are at least `CHUNK` of them.
+    async fn compress_batch(&mut self) -> anyhow::Result<()> {
+        let lines = std::mem::take(&mut self.batch);
+        self.batch_bytes = 0;
+        let mut gz = self.gz.take().context("the export writer failed earlier")?;
+        let gz = tokio::task::spawn_blocking(move || -> anyhow::Result<_> {
+            for line in &lines {
+                serde_json::to_writer(&mut gz, line)?;
+                gz.write_all(b"\n")?;
+            }
+            Ok(gz)
+        })
+        .await
+        .context("the export's compression task failed")??;
+        let gz = self.gz.insert(gz);
+        if gz.get_ref().len() >= CHUNK {
+            let chunk = std::mem::take(gz.get_mut());
             self.out
                 .write_all(&chunk)
                 .await
@@ -52,9 +97,11 @@ impl<W: AsyncWrite + Unpin> Writer<W> {
         Ok(())
     }
 
-    async fn finish(self) -> anyhow::Result<()> {
+    async fn finish(mut self) -> anyhow::Result<()> {
+        self.compress_batch().await?;
+        let gz = self.gz.take().context("the export writer failed earlier")?;
+        let rest = gz.finish()?;
         let mut out = self.out;
-        let rest = self.gz.finish()?;
         out.write_all(&rest).await.context("writing the export")?;
         out.flush().await.context("writing the export")?;
         out.shutdown().await.context("closing the export")?;
@@ -62,23 +109,40 @@ impl<W: AsyncWrite + Unpin> Writer<W> {
     }
 }
 
+/// About how many bytes of JSON `line` makes: large only for messages.
+fn json_weight(line: &Line) -> usize {
+    const SMALL: usize = 256;
+    match line {
+        Line::Message {
+            message,
+            attestation,
+            ..
+        } => SMALL + message.len() + attestation.as_ref().map_or(0, String::len),
+        Line::Subscription { pending, .. } => SMALL + pending.len() * 8,
+        Line::Attestation(a) => {
+            SMALL
+                + a.auth_request.len()
+                + a.credential.as_ref().map_or(0, String::len)
+                + a.error.as_ref().map_or(0, String::len)
+        }
+        _ => SMALL,
+    }
+}
+
 /// Writes everything `src` holds to `out` (see the module doc of
 /// `export` for the format).
 pub async fn export<W: AsyncWrite + Unpin>(src: &Stores, out: W) -> anyhow::Result<ExportReport> {
-    let mut w = Writer {
-        gz: GzEncoder::new(Vec::with_capacity(CHUNK * 2), Compression::default()),
-        out,
-    };
+    let mut w = Writer::new(out);
     let now = crate::now_ms();
     let mut report = ExportReport::default();
-    w.line(&Line::Header {
+    w.line(Line::Header {
         format: FORMAT.into(),
         version: VERSION,
         created_at_ms: now,
         backend: src.backend.into(),
     })
     .await?;
-    w.line(&Line::Identity {
+    w.line(Line::Identity {
         relay_key: hex::encode(src.relay_seed),
     })
     .await?;
@@ -107,7 +171,7 @@ pub async fn export<W: AsyncWrite + Unpin>(src: &Stores, out: W) -> anyhow::Resu
             .context("listing subscriptions")?;
         for sub in page.items {
             let pending = pending_seqs(src, &sub.client, sub.topic, now).await?;
-            w.line(&Line::Subscription {
+            w.line(Line::Subscription {
                 client: sub.client,
                 topic: sub.topic.to_hex(),
                 pending,
@@ -136,7 +200,7 @@ pub async fn export<W: AsyncWrite + Unpin>(src: &Stores, out: W) -> anyhow::Resu
                 .await
                 .context("reading an attestation")?
             {
-                w.line(&Line::Attestation(attestation_line(rec))).await?;
+                w.line(Line::Attestation(attestation_line(rec))).await?;
                 report.attestations += 1;
             }
         }
@@ -148,11 +212,11 @@ pub async fn export<W: AsyncWrite + Unpin>(src: &Stores, out: W) -> anyhow::Resu
 
     if let Some(watches) = &src.watches {
         for watch in watches.cache().all() {
-            w.line(&Line::Watch(watch)).await?;
+            w.line(Line::Watch(watch)).await?;
             report.watches += 1;
         }
     }
-    w.line(&Line::End {
+    w.line(Line::End {
         messages: report.messages,
         subscriptions: report.subscriptions,
         attestations: report.attestations,
@@ -181,7 +245,7 @@ async fn write_topic<W: AsyncWrite + Unpin>(
         };
         after = last.seq;
         for m in &page {
-            w.line(&Line::Message {
+            w.line(Line::Message {
                 topic: topic.to_hex(),
                 seq: m.seq,
                 message: m.message.to_string(),
@@ -268,4 +332,56 @@ pub fn http_stream(relay: Arc<Relay>) -> Response<crate::http::Body> {
         )
         .body(BodyExt::boxed(body))
         .expect("static response parts are valid")
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::BufRead;
+
+    use super::*;
+
+    /// Lines spanning several compressed batches come out whole and in
+    /// order.
+    #[tokio::test]
+    async fn batches_keep_every_line_in_order() {
+        let mut out = Vec::new();
+        let mut w = Writer::new(&mut out);
+        let big = "x".repeat(100 * 1024);
+        for seq in 0..12u64 {
+            w.line(Line::Message {
+                topic: "ab".repeat(32),
+                seq,
+                message: format!("{seq}{big}"),
+                tag: 1,
+                prompt: false,
+                published_at_ms: 1,
+                expires_at_ms: 2,
+                publisher: "did:key:z".into(),
+                attestation: None,
+            })
+            .await
+            .unwrap();
+            w.line(Line::Identity {
+                relay_key: seq.to_string(),
+            })
+            .await
+            .unwrap();
+        }
+        w.finish().await.unwrap();
+        let lines: Vec<Line> = std::io::BufReader::new(flate2::read::GzDecoder::new(&out[..]))
+            .lines()
+            .map(|l| serde_json::from_str(&l.unwrap()).unwrap())
+            .collect();
+        assert_eq!(lines.len(), 24);
+        for (i, pair) in lines.chunks(2).enumerate() {
+            match (&pair[0], &pair[1]) {
+                (Line::Message { seq, message, .. }, Line::Identity { relay_key }) => {
+                    assert_eq!(*seq, i as u64);
+                    assert_eq!(message.len(), 100 * 1024 + i.to_string().len());
+                    assert_eq!(relay_key, &i.to_string());
+                }
+                other => panic!("unexpected lines {other:?}"),
+            }
+        }
+    }
 }
