@@ -7,6 +7,7 @@ mod ceiling;
 mod clock;
 mod conn;
 mod coord;
+mod cpus;
 mod identity;
 mod output;
 mod pacer;
@@ -26,6 +27,8 @@ mod target;
 use std::process::ExitCode;
 
 use clap::Parser;
+
+use anyhow::Context;
 
 use crate::output::Comparison;
 use crate::report::Summary;
@@ -86,6 +89,15 @@ fn worker(spec: &str) -> anyhow::Result<()> {
 }
 
 fn bench(scenario: Scenario, args: RunArgs) -> anyhow::Result<()> {
+    if let Some(list) = &args.generator_cpus {
+        let cpus = cpus::parse(list).context("--generator-cpus")?;
+        cpus::pin_self(&cpus).with_context(|| {
+            format!(
+                "pinning the generator to CPUs {list} (--generator-cpus; {} usable here)",
+                sys::cpus()
+            )
+        })?;
+    }
     let threads = if args.load.processes > 1 {
         1
     } else {
@@ -125,12 +137,17 @@ fn bench(scenario: Scenario, args: RunArgs) -> anyhow::Result<()> {
 }
 
 async fn once(scenario: Scenario, args: &RunArgs, kind: TargetKind) -> anyhow::Result<Summary> {
+    let server_cpus = match &args.server_cpus {
+        Some(list) => Some(cpus::parse(list).context("--server-cpus")?),
+        None => None,
+    };
+    let server_cpus = server_cpus.as_deref();
     let target = match (&args.url, kind) {
         (Some(url), _) if !args.compare => Target::external(url, args.server_pid),
         (_, TargetKind::Relay) => {
-            Target::spawn_relay(&args.relay_bin, scenario, &args.relay_env).await?
+            Target::spawn_relay(&args.relay_bin, scenario, &args.relay_env, server_cpus).await?
         }
-        (_, TargetKind::Ceiling) => Target::spawn_ceiling().await?,
+        (_, TargetKind::Ceiling) => Target::spawn_ceiling(server_cpus).await?,
     };
     let outcome = run::run(scenario, &args.load, &target).await;
     target.stop().await;

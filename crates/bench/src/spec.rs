@@ -131,6 +131,15 @@ pub struct RunArgs {
     /// Extra KEY=VALUE environment for the spawned relay (repeatable).
     #[arg(long = "relay-env")]
     pub relay_env: Vec<String>,
+    /// CPUs the spawned relay and ceiling run on, as `taskset -c` takes
+    /// them (`0`, `0-3,6`). With --generator-cpus on other CPUs, the
+    /// generator's own work stays off the server's cores, as a load from
+    /// other machines would.
+    #[arg(long, conflicts_with = "url")]
+    pub server_cpus: Option<String>,
+    /// CPUs this generator and its worker processes run on (see --server-cpus).
+    #[arg(long)]
+    pub generator_cpus: Option<String>,
     /// Pid of the server behind --url, for its CPU and memory.
     #[arg(long)]
     pub server_pid: Option<u32>,

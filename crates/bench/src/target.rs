@@ -86,6 +86,7 @@ impl Target {
         bin: &Path,
         scenario: Scenario,
         extra_env: &[String],
+        cpus: Option<&[usize]>,
     ) -> anyhow::Result<Target> {
         if !bin.exists() {
             bail!(
@@ -110,6 +111,9 @@ impl Target {
                 .ok_or_else(|| anyhow!("--relay-env {kv:?} is not KEY=VALUE"))?;
             cmd.env(k, v);
         }
+        if let Some(cpus) = cpus {
+            crate::cpus::pin_child(&mut cmd, cpus);
+        }
         let mut t = spawn(cmd, "relay", "RELAYBOX_LISTEN=").await.map_err(|e| {
             let tail = std::fs::read_to_string(&log).unwrap_or_default();
             e.context(format!("relay log:\n{tail}"))
@@ -120,11 +124,14 @@ impl Target {
     }
 
     /// Spawns this binary's `ceiling-server` on 127.0.0.1:0.
-    pub async fn spawn_ceiling() -> anyhow::Result<Target> {
+    pub async fn spawn_ceiling(cpus: Option<&[usize]>) -> anyhow::Result<Target> {
         let exe = std::env::current_exe()?;
         let mut cmd = Command::new(exe);
         cmd.args(["ceiling-server", "--listen", "127.0.0.1:0"])
             .stderr(Stdio::inherit());
+        if let Some(cpus) = cpus {
+            crate::cpus::pin_child(&mut cmd, cpus);
+        }
         spawn(cmd, "ceiling", "CEILING_LISTEN=").await
     }
 
