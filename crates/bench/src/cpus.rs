@@ -60,6 +60,21 @@ pub fn pin_self(cpus: &[usize]) -> io::Result<()> {
     }
 }
 
+/// The CPUs the calling thread may run on now.
+pub fn current() -> io::Result<Vec<usize>> {
+    // SAFETY: all zero is the empty set; the kernel fills it.
+    let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
+    // SAFETY: a valid set of the size passed; pid 0 is the calling thread.
+    let rc = unsafe { libc::sched_getaffinity(0, std::mem::size_of_val(&set), &mut set) };
+    if rc != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: reading bits of an initialized set.
+    Ok((0..libc::CPU_SETSIZE as usize)
+        .filter(|&cpu| unsafe { libc::CPU_ISSET(cpu, &set) })
+        .collect())
+}
+
 /// Makes the process `cmd` starts run on `cpus` only.
 pub fn pin_child(cmd: &mut tokio::process::Command, cpus: &[usize]) {
     let set = cpu_set(cpus);
@@ -89,5 +104,18 @@ mod tests {
         assert!(parse("3-1").is_err());
         assert!(parse("a").is_err());
         assert!(parse("99999").is_err());
+    }
+
+    /// On a thread of its own: pinning is per thread.
+    #[test]
+    fn pinning_narrows_what_current_reports() {
+        std::thread::spawn(|| {
+            let all = current().unwrap();
+            assert!(!all.is_empty());
+            pin_self(&all[..1]).unwrap();
+            assert_eq!(current().unwrap(), all[..1]);
+        })
+        .join()
+        .unwrap();
     }
 }

@@ -26,9 +26,8 @@ mod target;
 
 use std::process::ExitCode;
 
-use clap::Parser;
-
 use anyhow::Context;
+use clap::Parser;
 
 use crate::output::Comparison;
 use crate::report::Summary;
@@ -89,6 +88,15 @@ fn worker(spec: &str) -> anyhow::Result<()> {
 }
 
 fn bench(scenario: Scenario, args: RunArgs) -> anyhow::Result<()> {
+    // A spawned server runs where asked, or where this process could run
+    // before it pinned itself (children inherit the pinning otherwise).
+    let server_cpus = match &args.server_cpus {
+        Some(list) => Some(cpus::parse(list).context("--server-cpus")?),
+        None if args.generator_cpus.is_some() => {
+            Some(cpus::current().context("reading this process's CPUs")?)
+        }
+        None => None,
+    };
     if let Some(list) = &args.generator_cpus {
         let cpus = cpus::parse(list).context("--generator-cpus")?;
         cpus::pin_self(&cpus).with_context(|| {
@@ -105,8 +113,9 @@ fn bench(scenario: Scenario, args: RunArgs) -> anyhow::Result<()> {
     };
     runtime(threads)?.block_on(async move {
         if args.compare {
-            let relay = once(scenario, &args, TargetKind::Relay).await?;
-            let ceiling = once(scenario, &args, TargetKind::Ceiling).await?;
+            let relay = once(scenario, &args, TargetKind::Relay, server_cpus.as_deref()).await?;
+            let ceiling =
+                once(scenario, &args, TargetKind::Ceiling, server_cpus.as_deref()).await?;
             if let Some(path) = &args.plot {
                 let title = format!("{} latency: relay vs ceiling", scenario.name());
                 plot::write(path, &title, &[&relay, &ceiling])?;
@@ -118,7 +127,7 @@ fn bench(scenario: Scenario, args: RunArgs) -> anyhow::Result<()> {
                 print!("{}", output::compare_table(&cmp));
             }
         } else {
-            let s = once(scenario, &args, args.target).await?;
+            let s = once(scenario, &args, args.target, server_cpus.as_deref()).await?;
             if let Some(path) = &args.plot {
                 plot::write(
                     path,
@@ -136,12 +145,12 @@ fn bench(scenario: Scenario, args: RunArgs) -> anyhow::Result<()> {
     })
 }
 
-async fn once(scenario: Scenario, args: &RunArgs, kind: TargetKind) -> anyhow::Result<Summary> {
-    let server_cpus = match &args.server_cpus {
-        Some(list) => Some(cpus::parse(list).context("--server-cpus")?),
-        None => None,
-    };
-    let server_cpus = server_cpus.as_deref();
+async fn once(
+    scenario: Scenario,
+    args: &RunArgs,
+    kind: TargetKind,
+    server_cpus: Option<&[usize]>,
+) -> anyhow::Result<Summary> {
     let target = match (&args.url, kind) {
         (Some(url), _) if !args.compare => Target::external(url, args.server_pid),
         (_, TargetKind::Relay) => {
