@@ -84,8 +84,6 @@ pub fn is_upgrade(headers: &HeaderMap) -> bool {
         .is_some_and(|v| v.to_ascii_lowercase().contains("websocket"))
 }
 
-/// Authenticates a handshake: project policy, then the JWT (from `cache`
-/// when the same token verified before).
 /// [`authenticate`] with the relay's own settings, clock and token cache:
 /// what a socket upgrade and `POST /rpc` both ask.
 pub fn authenticate_client(
@@ -103,6 +101,8 @@ pub fn authenticate_client(
     )
 }
 
+/// Authenticates a handshake: project policy, then the JWT (from `cache`
+/// when the same token verified before).
 pub fn authenticate(
     headers: &HeaderMap,
     query: &[(String, String)],
